@@ -1,0 +1,19 @@
+import { defineConfig } from 'tsdown';
+
+export default defineConfig([
+  {
+    entry: { index: 'src/index.ts' },
+    format: ['esm', 'cjs'],
+    dts: true,
+    platform: 'node',
+    target: 'node20',
+    clean: true,
+  },
+  {
+    entry: { cli: 'emulator/cli.ts' },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    clean: false,
+  },
+]);

@@ -1,0 +1,470 @@
+/**
+ * Fine-tuning jobs, their events and checkpoints. Reference §1.3, §1.4, §2.3–§2.7; tunekit extensions
+ * (learning-rate schedule, LoRA settings, checkpoints count) after Together's create parameters.
+ */
+import { z } from 'zod';
+import {
+  AfterParamSchema,
+  cursorListSchema,
+  cursorListWithIdsSchema,
+  DEFAULT_LIMIT,
+  idSchema,
+  limitParamSchema,
+  MetadataSchema,
+  UnixSecondsSchema,
+} from './common';
+
+const EXTENSION = 'tunekit extension (not part of the OpenAI API).';
+
+/** `validating_files → queued → running → succeeded | failed | cancelled`, plus `paused`. */
+export const FineTuningJobStatusSchema = z
+  .enum(['validating_files', 'queued', 'running', 'paused', 'succeeded', 'failed', 'cancelled'])
+  .meta({
+    id: 'FineTuningJobStatus',
+    description:
+      'Job state. `paused` comes back from `/pause` (OpenAI sends it too, though its enum omits it); ' +
+      '`/resume` moves a paused job back to `queued`.',
+  });
+export type FineTuningJobStatus = z.infer<typeof FineTuningJobStatusSchema>;
+
+/** States a job never leaves. A live event stream ends when the job reaches one. */
+export const TERMINAL_JOB_STATUSES: readonly FineTuningJobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+const auto = z.literal('auto');
+
+export const BatchSizeSchema = z
+  .union([auto, z.number().int().min(1).max(256)])
+  .describe('Examples per optimizer step, 1 to 256, or `auto`.');
+export const LearningRateMultiplierSchema = z
+  .union([auto, z.number().positive()])
+  .describe('Scale applied to the base learning rate (> 0), or `auto`.');
+export const NEpochsSchema = z
+  .union([auto, z.number().int().min(1).max(50)])
+  .describe('Passes over the training data, 1 to 50, or `auto`.');
+
+/** The three OpenAI hyperparameters, as the deprecated top-level `hyperparameters` and on the job. */
+export const FineTuningJobHyperparametersSchema = z
+  .object({
+    batch_size: BatchSizeSchema.optional(),
+    learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
+    n_epochs: NEpochsSchema.optional(),
+  })
+  .meta({
+    id: 'FineTuningJobHyperparameters',
+    description: 'Hyperparameters; `auto` until the job resolves them, then numbers.',
+  });
+
+export const LrSchedulerSchema = z
+  .enum(['linear', 'cosine'])
+  .meta({ id: 'LrScheduler', description: `Learning-rate decay after warmup. ${EXTENSION}` });
+
+export const SupervisedHyperparametersSchema = z
+  .strictObject({
+    batch_size: BatchSizeSchema.optional(),
+    learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
+    n_epochs: NEpochsSchema.optional(),
+    learning_rate: z
+      .number()
+      .positive()
+      .max(1)
+      .optional()
+      .describe(`Absolute peak learning rate; when set it replaces base × multiplier. ${EXTENSION}`),
+    lr_scheduler: LrSchedulerSchema.optional(),
+    warmup_ratio: z
+      .number()
+      .min(0)
+      .max(1)
+      .optional()
+      .describe(`Fraction of the total steps spent warming the learning rate up from 0. ${EXTENSION}`),
+    weight_decay: z.number().min(0).optional().describe(`AdamW decoupled weight decay (≥ 0). ${EXTENSION}`),
+    max_grad_norm: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(`Clip the global gradient norm to this value; 0 disables clipping. ${EXTENSION}`),
+    max_seq_length: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_048_576)
+      .optional()
+      .describe(`Tokens per training sequence; longer examples are truncated. ${EXTENSION}`),
+    packing: z
+      .boolean()
+      .optional()
+      .describe(`Pack several short examples into one sequence of max_seq_length. ${EXTENSION}`),
+  })
+  .meta({
+    id: 'SupervisedHyperparameters',
+    description: 'Supervised fine-tuning hyperparameters: OpenAI’s three plus tunekit extensions.',
+  });
+
+export const DpoHyperparametersSchema = z
+  .strictObject({
+    batch_size: BatchSizeSchema.optional(),
+    learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
+    n_epochs: NEpochsSchema.optional(),
+    beta: z
+      .union([auto, z.number().gt(0).max(2)])
+      .optional()
+      .describe('Weight of the penalty between policy and reference model, in (0, 2], or `auto`.'),
+  })
+  .meta({ id: 'DpoHyperparameters', description: 'DPO hyperparameters.' });
+
+export const ReinforcementHyperparametersSchema = z
+  .strictObject({
+    batch_size: BatchSizeSchema.optional(),
+    learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
+    n_epochs: NEpochsSchema.optional(),
+    compute_multiplier: z.union([auto, z.number().gt(0.00001).max(10)]).optional(),
+    eval_interval: z.union([auto, z.number().int().min(1)]).optional(),
+    eval_samples: z.union([auto, z.number().int().min(1)]).optional(),
+    reasoning_effort: z.enum(['default', 'low', 'medium', 'high']).optional(),
+  })
+  .meta({ id: 'ReinforcementHyperparameters', description: 'Reinforcement fine-tuning hyperparameters.' });
+
+const graderMessage = z.object({
+  role: z.enum(['user', 'assistant', 'system', 'developer']),
+  content: z.union([z.string(), z.array(z.record(z.string(), z.unknown()))]),
+  type: z.literal('message').optional(),
+});
+
+const stringCheckGrader = z.object({
+  type: z.literal('string_check'),
+  name: z.string(),
+  input: z.string(),
+  reference: z.string(),
+  operation: z.enum(['eq', 'ne', 'like', 'ilike']),
+});
+const textSimilarityGrader = z.object({
+  type: z.literal('text_similarity'),
+  name: z.string(),
+  input: z.string(),
+  reference: z.string(),
+  evaluation_metric: z.enum([
+    'cosine',
+    'fuzzy_match',
+    'bleu',
+    'gleu',
+    'meteor',
+    'rouge_1',
+    'rouge_2',
+    'rouge_3',
+    'rouge_4',
+    'rouge_5',
+    'rouge_l',
+  ]),
+});
+const pythonGrader = z.object({
+  type: z.literal('python'),
+  name: z.string(),
+  source: z.string(),
+  image_tag: z.string().optional(),
+});
+const scoreModelGrader = z.object({
+  type: z.literal('score_model'),
+  name: z.string(),
+  model: z.string(),
+  input: z.array(graderMessage),
+  range: z.array(z.number()).optional(),
+  sampling_params: z.record(z.string(), z.unknown()).optional(),
+});
+const labelModelGrader = z.object({
+  type: z.literal('label_model'),
+  name: z.string(),
+  model: z.string(),
+  input: z.array(graderMessage),
+  labels: z.array(z.string()),
+  passing_labels: z.array(z.string()),
+});
+const multiGrader = z.object({
+  type: z.literal('multi'),
+  name: z.string(),
+  graders: z.union([
+    stringCheckGrader,
+    textSimilarityGrader,
+    pythonGrader,
+    scoreModelGrader,
+    labelModelGrader,
+  ]),
+  calculate_output: z.string(),
+});
+
+export const GraderSchema = z
+  .discriminatedUnion('type', [
+    stringCheckGrader,
+    textSimilarityGrader,
+    pythonGrader,
+    scoreModelGrader,
+    labelModelGrader,
+    multiGrader,
+  ])
+  .meta({ id: 'Grader', description: 'How a reinforcement fine-tuning job scores a model sample.' });
+
+export const FineTuningMethodSchema = z
+  .strictObject({
+    type: z.enum(['supervised', 'dpo', 'reinforcement']),
+    supervised: z.strictObject({ hyperparameters: SupervisedHyperparametersSchema.optional() }).optional(),
+    dpo: z.strictObject({ hyperparameters: DpoHyperparametersSchema.optional() }).optional(),
+    reinforcement: z
+      .strictObject({
+        grader: GraderSchema,
+        hyperparameters: ReinforcementHyperparametersSchema.optional(),
+        response_format: z.record(z.string(), z.unknown()).nullable().optional(),
+      })
+      .optional(),
+  })
+  .superRefine((method, ctx) => {
+    for (const key of ['supervised', 'dpo', 'reinforcement'] as const) {
+      if (key !== method.type && method[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `not allowed when method.type is "${method.type}"`,
+        });
+      }
+    }
+    if (method.type === 'reinforcement' && method.reinforcement === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['reinforcement'],
+        message: 'required when method.type is "reinforcement"',
+      });
+    }
+  })
+  .meta({
+    id: 'FineTuningMethod',
+    description: 'Training method. Default `supervised`. The key named by `type` carries its settings.',
+  });
+export type FineTuningMethod = z.infer<typeof FineTuningMethodSchema>;
+
+export const LoraTrainingTypeSchema = z
+  .strictObject({
+    type: z.literal('lora'),
+    r: z.number().int().min(1).max(1024).optional().describe('LoRA rank.'),
+    alpha: z.number().positive().optional().describe('LoRA scaling numerator: updates scale by alpha / r.'),
+    dropout: z.number().min(0).lt(1).optional().describe('Dropout on the LoRA input, in [0, 1).'),
+    target_modules: z
+      .union([z.literal('all-linear'), z.array(z.string().min(1)).min(1)])
+      .optional()
+      .describe('Module names to adapt (e.g. `q_proj`, `v_proj`), or `all-linear`.'),
+    use_rslora: z.boolean().optional().describe('Rank-stabilized LoRA: scale by alpha / sqrt(r).'),
+  })
+  .meta({
+    id: 'LoraTrainingType',
+    description: `Train low-rank adapters; unset fields take the server's defaults. ${EXTENSION}`,
+  });
+
+export const FullTrainingTypeSchema = z
+  .strictObject({ type: z.literal('full') })
+  .meta({ id: 'FullTrainingType', description: `Train every weight of the model. ${EXTENSION}` });
+
+export const TrainingTypeSchema = z
+  .discriminatedUnion('type', [LoraTrainingTypeSchema, FullTrainingTypeSchema])
+  .meta({
+    id: 'TrainingType',
+    description: `LoRA (the default when omitted) or full fine-tuning, as Together has it. ${EXTENSION}`,
+  });
+export type TrainingType = z.infer<typeof TrainingTypeSchema>;
+
+export const WandbIntegrationSchema = z
+  .strictObject({
+    type: z.literal('wandb'),
+    wandb: z.strictObject({
+      project: z.string().min(1),
+      name: z.string().nullable().optional(),
+      entity: z.string().nullable().optional(),
+      tags: z.array(z.string()).optional(),
+    }),
+  })
+  .meta({ id: 'FineTuningIntegration', description: 'A Weights and Biases integration.' });
+
+const NCheckpointsSchema = z
+  .number()
+  .int()
+  .min(1)
+  .max(100)
+  .describe(`Number of checkpoints saved over the run, 1 to 100; the last is the final model. ${EXTENSION}`);
+
+export const JobCreateParamsSchema = z
+  .strictObject({
+    model: z.string().min(1).describe('Base model, or a fine-tuned model to continue from.'),
+    training_file: z.string().min(1).describe('Id of an uploaded JSONL file with purpose `fine-tune`.'),
+    validation_file: z.string().min(1).nullable().optional(),
+    suffix: z
+      .string()
+      .min(1)
+      .max(64)
+      .nullable()
+      .optional()
+      .describe('Up to 64 characters in the model name.'),
+    seed: z.number().int().min(0).max(2147483647).nullable().optional().describe('Generated when omitted.'),
+    method: FineTuningMethodSchema.optional(),
+    hyperparameters: FineTuningJobHyperparametersSchema.optional().describe(
+      'Deprecated: use `method.supervised.hyperparameters`.',
+    ),
+    integrations: z.array(WandbIntegrationSchema).max(5).nullable().optional(),
+    metadata: MetadataSchema.nullable().optional(),
+    training_type: TrainingTypeSchema.nullable().optional(),
+    n_checkpoints: NCheckpointsSchema.optional(),
+  })
+  .meta({ id: 'JobCreateParams', description: 'Body of `POST /v1/fine_tuning/jobs`.' });
+export type JobCreateParams = z.infer<typeof JobCreateParamsSchema>;
+
+export const JobListParamsSchema = z.object({
+  after: AfterParamSchema.optional(),
+  limit: limitParamSchema(100, DEFAULT_LIMIT.fineTuningJobs).optional(),
+  metadata: z
+    .record(z.string(), z.string())
+    .nullable()
+    .optional()
+    .describe('Filter: `metadata[k]=v` keeps jobs whose metadata has k = v; `metadata=` keeps jobs without.'),
+});
+export type JobListParams = z.infer<typeof JobListParamsSchema>;
+
+export const FineTuningJobErrorSchema = z
+  .object({
+    code: z.string().describe('Machine-readable code, e.g. `invalid_n_examples`.'),
+    message: z.string(),
+    param: z.string().nullable().describe('The parameter at fault, e.g. `training_file`.'),
+  })
+  .meta({ id: 'FineTuningJobError', description: 'Why a job failed.' });
+
+export const FineTuningJobSchema = z
+  .object({
+    id: idSchema('fineTuningJob'),
+    object: z.literal('fine_tuning.job'),
+    created_at: UnixSecondsSchema,
+    error: FineTuningJobErrorSchema.nullable().describe('Null unless the job failed.'),
+    fine_tuned_model: z.string().nullable().describe('`ft:{base}:{org}:{suffix}:{id}` once succeeded.'),
+    finished_at: UnixSecondsSchema.nullable(),
+    hyperparameters: FineTuningJobHyperparametersSchema.nullable(),
+    model: z.string(),
+    organization_id: z.string(),
+    result_files: z.array(z.string()).describe('Result file ids (CSV metrics); empty until done.'),
+    seed: z.number().int(),
+    status: FineTuningJobStatusSchema,
+    trained_tokens: z.number().int().nonnegative().nullable(),
+    training_file: z.string(),
+    validation_file: z.string().nullable(),
+    estimated_finish: UnixSecondsSchema.nullable().optional(),
+    integrations: z.array(WandbIntegrationSchema).nullable().optional(),
+    metadata: MetadataSchema.nullable().optional(),
+    method: FineTuningMethodSchema.optional(),
+    user_provided_suffix: z.string().nullable().optional(),
+    training_type: TrainingTypeSchema.nullable().optional(),
+    n_checkpoints: NCheckpointsSchema.optional(),
+  })
+  .meta({ id: 'FineTuningJob', description: 'A fine-tuning job (`fine_tuning.job`).' });
+export type FineTuningJob = z.infer<typeof FineTuningJobSchema>;
+
+export const FineTuningJobListSchema = cursorListSchema(FineTuningJobSchema).meta({
+  id: 'FineTuningJobList',
+  description: 'A page of jobs, newest first.',
+});
+export type FineTuningJobList = z.infer<typeof FineTuningJobListSchema>;
+
+export const FineTuningJobMetricsDataSchema = z
+  .object({
+    step: z.number().int(),
+    train_loss: z.number(),
+    total_steps: z.number().int(),
+    train_mean_token_accuracy: z.number().optional(),
+    valid_loss: z.number().optional(),
+    valid_mean_token_accuracy: z.number().optional(),
+    full_valid_loss: z.number().optional(),
+    full_valid_mean_token_accuracy: z.number().optional(),
+    learning_rate: z.number().optional().describe(`Learning rate used for the step. ${EXTENSION}`),
+    tokens: z.number().int().optional().describe(`Tokens trained on in the step. ${EXTENSION}`),
+  })
+  .meta({
+    id: 'FineTuningJobMetricsData',
+    description: 'The `data` of a `metrics` event: one training step.',
+  });
+
+export const FineTuningJobEventSchema = z
+  .object({
+    id: idSchema('fineTuningJobEvent'),
+    object: z.literal('fine_tuning.job.event'),
+    created_at: UnixSecondsSchema,
+    level: z.enum(['info', 'warn', 'error']),
+    message: z.string(),
+    type: z.enum(['message', 'metrics']).optional(),
+    data: z
+      .union([FineTuningJobMetricsDataSchema, z.record(z.string(), z.unknown())])
+      .nullable()
+      .optional()
+      .describe('Metrics for `metrics` events; `{}` or null for messages.'),
+  })
+  .meta({ id: 'FineTuningJobEvent', description: 'One event of a job (`fine_tuning.job.event`).' });
+export type FineTuningJobEvent = z.infer<typeof FineTuningJobEventSchema>;
+
+export const FineTuningJobEventListSchema = cursorListSchema(FineTuningJobEventSchema).meta({
+  id: 'FineTuningJobEventList',
+  description: 'A page of events, newest first.',
+});
+export type FineTuningJobEventList = z.infer<typeof FineTuningJobEventListSchema>;
+
+export const JobEventListParamsSchema = z.object({
+  after: AfterParamSchema.optional(),
+  limit: limitParamSchema(100, DEFAULT_LIMIT.fineTuningJobEvents).optional(),
+  stream: z
+    .stringbool({ truthy: ['true', '1'], falsy: ['false', '0'] })
+    .optional()
+    .meta({
+      // Query text parsed to a boolean; the document shows the boolean.
+      type: 'boolean',
+      description: `\`true\`: answer with a live text/event-stream instead of a page (as does Accept). ${EXTENSION}`,
+    } as { description: string }),
+});
+export type JobEventListParams = z.infer<typeof JobEventListParamsSchema>;
+
+/** The SSE `data:` line that ends a live event stream once the job is terminal (as the legacy API did). */
+export const EVENT_STREAM_DONE = '[DONE]';
+
+export const JobEventStreamHeadersSchema = z.object({
+  'last-event-id': z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Resume a live stream: only events after this event id are sent.'),
+});
+
+export const FineTuningJobCheckpointMetricsSchema = z
+  .object({
+    step: z.number().optional(),
+    train_loss: z.number().optional(),
+    train_mean_token_accuracy: z.number().optional(),
+    valid_loss: z.number().optional(),
+    valid_mean_token_accuracy: z.number().optional(),
+    full_valid_loss: z.number().optional(),
+    full_valid_mean_token_accuracy: z.number().optional(),
+  })
+  .meta({ id: 'FineTuningJobCheckpointMetrics', description: 'Metrics at the checkpoint step.' });
+
+export const FineTuningJobCheckpointSchema = z
+  .object({
+    id: idSchema('fineTuningJobCheckpoint'),
+    object: z.literal('fine_tuning.job.checkpoint'),
+    created_at: UnixSecondsSchema,
+    fine_tuned_model_checkpoint: z
+      .string()
+      .describe('Model name of the checkpoint: `…:ckpt-step-N`, or the final `fine_tuned_model`.'),
+    fine_tuning_job_id: z.string(),
+    step_number: z.number().int().nonnegative(),
+    metrics: FineTuningJobCheckpointMetricsSchema,
+  })
+  .meta({ id: 'FineTuningJobCheckpoint', description: 'A checkpoint saved during a job.' });
+export type FineTuningJobCheckpoint = z.infer<typeof FineTuningJobCheckpointSchema>;
+
+export const FineTuningJobCheckpointListSchema = cursorListWithIdsSchema(FineTuningJobCheckpointSchema).meta({
+  id: 'FineTuningJobCheckpointList',
+  description: 'A page of checkpoints, newest (highest step) first.',
+});
+export type FineTuningJobCheckpointList = z.infer<typeof FineTuningJobCheckpointListSchema>;
+
+export const CheckpointListParamsSchema = z.object({
+  after: AfterParamSchema.optional(),
+  limit: limitParamSchema(100, DEFAULT_LIMIT.fineTuningJobCheckpoints).optional(),
+});
+export type CheckpointListParams = z.infer<typeof CheckpointListParamsSchema>;

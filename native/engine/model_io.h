@@ -1,6 +1,7 @@
 // model_io.h - loading and saving Hugging Face Llama-family folders (config.json + safetensors).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "model.h"
@@ -26,5 +27,10 @@ void load_model(ModelWeights& w, const std::string& model_dir);
 // Writes an HF folder: config.json + model.safetensors (fp32; torch_dtype "float32"), and copies tokenizer.json,
 // tokenizer_config.json, special_tokens_map.json, generation_config.json from `copy_tokenizer_from` when present.
 void save_model(const ModelWeights& w, const std::string& out_dir, const std::string& copy_tokenizer_from = "");
+
+// Deterministic random init, bit-identical on every machine (an integer PRNG, no libm): every matrix (embeddings,
+// projections, lm_head) ~ approximately N(0, init_std^2) as the Irwin-Hall sum of 12 uniforms, biases 0, norm
+// weights 1 (as transformers' _init_weights with initializer_range = init_std). `w` must be allocated.
+void init_model_weights(ModelWeights& w, uint64_t seed, float init_std = 0.02f);
 
 }  // namespace tk

@@ -41,7 +41,8 @@ struct TrainOptions {
   uint64_t seed = 42;  // LoRA init, dropout masks, per-epoch shuffling
   int threads = 0;     // 0 = hardware concurrency
 
-  int checkpoint_every_steps = 0;  // 0 = none during the run (a cancel still writes one)
+  int checkpoint_every_steps = 0;    // 0 = none during the run (a cancel still writes one)
+  bool checkpoint_each_epoch = false;  // also one at the end of every epoch but the last (OpenAI's behaviour)
   int eval_every_steps = 0;        // 0 = only the full validation at the end
   bool resume = false;             // continue from `latest` in checkpoint_dir (error if none)
 };

@@ -1,0 +1,753 @@
+// ops.cpp - CPU kernels: thread pool, GEMM, RMSNorm, RoPE, attention, SwiGLU, fused lm_head + cross-entropy.
+// See ops.h for the conventions. Each kernel names the PyTorch/transformers function whose semantics it matches.
+#include "ops.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#if defined(TUNEKIT_HAVE_AVX2)
+#include <immintrin.h>
+#endif
+#if defined(TUNEKIT_HAVE_CBLAS)
+#include <cblas.h>
+#endif
+
+namespace tk {
+
+// =============================================================================================================
+// Thread pool: a fixed set of workers that take task indices from an atomic counter. Determinism comes from the
+// kernels (every task writes its own output block), not from the order in which tasks run.
+// =============================================================================================================
+namespace {
+
+thread_local bool t_in_pool_task = false;
+
+class Pool {
+ public:
+  ~Pool() { resize(1); }
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  void resize(int n) {
+    if (n < 1) n = 1;
+    if (n == size()) return;
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+      ++generation_;
+    }
+    cv_.notify_all();
+    for (auto& t : workers_) t.join();
+    workers_.clear();
+    stop_ = false;
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+  }
+
+  void run(int n, const std::function<void(int)>& fn) {
+    if (n <= 0) return;
+    if (n == 1 || workers_.empty() || t_in_pool_task) {  // nested calls run inline
+      bool was = t_in_pool_task;
+      t_in_pool_task = true;
+      for (int i = 0; i < n; ++i) fn(i);
+      t_in_pool_task = was;
+      return;
+    }
+    std::lock_guard<std::mutex> serial(run_mu_);  // one parallel region at a time across callers
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      job_ = &fn;
+      job_n_ = n;
+      next_.store(0);
+      pending_ = static_cast<int>(workers_.size());
+      ++generation_;
+    }
+    cv_.notify_all();
+    work();
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [this] { return pending_ == 0; });
+    job_ = nullptr;
+  }
+
+ private:
+  void work() {
+    t_in_pool_task = true;
+    for (;;) {
+      int i = next_.fetch_add(1);
+      if (i >= job_n_) break;
+      (*job_)(i);
+    }
+    t_in_pool_task = false;
+  }
+
+  void worker_loop() {
+    uint64_t seen = generation_;
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return generation_ != seen; });
+        seen = generation_;
+        if (stop_) return;
+      }
+      work();
+      {
+        std::lock_guard<std::mutex> lk(mu_);
+        --pending_;
+      }
+      done_cv_.notify_one();
+    }
+  }
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_, run_mu_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* job_ = nullptr;
+  int job_n_ = 0;
+  std::atomic<int> next_{0};
+  int pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+
+}  // namespace
+
+void set_num_threads(int n) {
+  if (n <= 0) n = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+#if defined(TUNEKIT_HAVE_CBLAS) && defined(OPENBLAS_VERSION)
+  openblas_set_num_threads(1);  // our pool splits the GEMMs; OpenBLAS's own threads would oversubscribe
+#endif
+  pool().resize(n);
+}
+
+int num_threads() { return pool().size(); }
+
+void parallel_for(int n, const std::function<void(int)>& fn) { pool().run(n, fn); }
+
+// =============================================================================================================
+// GEMM
+// =============================================================================================================
+namespace {
+
+#if !defined(TUNEKIT_HAVE_CBLAS)
+// Packed GEMM in the BLIS style: B is packed into KC x NR panels, A into MR x KC panels, and an MR x NR register
+// tile is accumulated over KC. Accumulates C += alpha * op(A) op(B) (beta is applied by the caller).
+constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 2048;
+
+inline float a_at(bool ta, const float* A, int lda, int i, int k) { return ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]; }
+inline float b_at(bool tb, const float* B, int ldb, int k, int j) { return tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]; }
+
+void pack_a(float* dst, bool ta, const float* A, int lda, int i0, int mc, int k0, int kc) {
+  for (int ip = 0; ip < mc; ip += MR) {
+    int rows = std::min(MR, mc - ip);
+    for (int k = 0; k < kc; ++k) {
+      for (int r = 0; r < rows; ++r) dst[r] = a_at(ta, A, lda, i0 + ip + r, k0 + k);
+      for (int r = rows; r < MR; ++r) dst[r] = 0.0f;
+      dst += MR;
+    }
+  }
+}
+
+void pack_b(float* dst, bool tb, const float* B, int ldb, int k0, int kc, int j0, int nc) {
+  for (int jp = 0; jp < nc; jp += NR) {
+    int cols = std::min(NR, nc - jp);
+    for (int k = 0; k < kc; ++k) {
+      if (!tb && cols == NR) {
+        std::memcpy(dst, B + (size_t)(k0 + k) * ldb + j0 + jp, NR * sizeof(float));
+      } else {
+        for (int c = 0; c < cols; ++c) dst[c] = b_at(tb, B, ldb, k0 + k, j0 + jp + c);
+        for (int c = cols; c < NR; ++c) dst[c] = 0.0f;
+      }
+      dst += NR;
+    }
+  }
+}
+
+// acc (MR x NR) = Ap (kc x MR) ^T-panel times Bp (kc x NR) panel.
+void micro_kernel(float* acc, const float* ap, const float* bp, int kc) {
+#if defined(TUNEKIT_HAVE_AVX2)
+  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
+         c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
+         c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
+         c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k) {
+    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
+    __m256 a;
+    a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
+    a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
+    a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
+    a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
+    a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
+    a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
+    ap += MR;
+    bp += NR;
+  }
+  _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
+  _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
+  _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
+  _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
+  _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
+  _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
+#else
+  float c[MR][NR] = {};
+  for (int k = 0; k < kc; ++k) {
+    for (int r = 0; r < MR; ++r) {
+      float a = ap[r];
+      for (int j = 0; j < NR; ++j) c[r][j] += a * bp[j];
+    }
+    ap += MR;
+    bp += NR;
+  }
+  std::memcpy(acc, c, sizeof(c));
+#endif
+}
+
+void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                 int ldb, float* C, int ldc) {
+  thread_local std::vector<float> abuf, bbuf;
+  abuf.resize((size_t)MC * KC);
+  bbuf.resize((size_t)NC * KC);
+  alignas(32) float acc[MR * NR];
+  for (int j0 = 0; j0 < N; j0 += NC) {
+    int nc = std::min(NC, N - j0);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      int kc = std::min(KC, K - k0);
+      pack_b(bbuf.data(), tb, B, ldb, k0, kc, j0, nc);
+      for (int i0 = 0; i0 < M; i0 += MC) {
+        int mc = std::min(MC, M - i0);
+        pack_a(abuf.data(), ta, A, lda, i0, mc, k0, kc);
+        for (int jp = 0; jp < nc; jp += NR) {
+          int cols = std::min(NR, nc - jp);
+          const float* bp = bbuf.data() + (size_t)(jp / NR) * kc * NR;
+          for (int ip = 0; ip < mc; ip += MR) {
+            int rows = std::min(MR, mc - ip);
+            micro_kernel(acc, abuf.data() + (size_t)(ip / MR) * kc * MR, bp, kc);
+            for (int r = 0; r < rows; ++r) {
+              float* crow = C + (size_t)(i0 + ip + r) * ldc + j0 + jp;
+              const float* arow = acc + r * NR;
+              for (int c = 0; c < cols; ++c) crow[c] += alpha * arow[c];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
+// One block of C, single-threaded: C = alpha op(A) op(B) + beta C.
+void gemm_block(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                int ldb, float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+#if defined(TUNEKIT_HAVE_CBLAS)
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+              B, ldb, beta, C, ldc);
+#else
+  for (int i = 0; i < M; ++i) {
+    float* c = C + (size_t)i * ldc;
+    if (beta == 0.0f) std::memset(c, 0, sizeof(float) * N);
+    else if (beta != 1.0f) for (int j = 0; j < N; ++j) c[j] *= beta;
+  }
+  if (K > 0 && alpha != 0.0f) gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+#endif
+}
+
+}  // namespace
+
+void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  if (M <= 0 || N <= 0) return;
+  int nt = num_threads();
+  double flops = 2.0 * M * N * K;
+  int parts = flops < 2e6 ? 1 : nt;
+  // Splitting rows repacks all of B in every part, splitting columns repacks A: split the cheaper way. Blocks are
+  // multiples of 16 so every block sees the same kernel tiling.
+  bool split_rows = N <= M;
+  int dim = split_rows ? M : N;
+  int block = std::max(16, ((dim + parts - 1) / parts + 15) / 16 * 16);
+  int nblocks = (dim + block - 1) / block;
+  parallel_for(nblocks, [&](int b) {
+    int s = b * block, e = std::min(dim, s + block);
+    if (split_rows) {
+      const float* a = ta ? A + s : A + (size_t)s * lda;
+      gemm_block(ta, tb, e - s, N, K, alpha, a, lda, B, ldb, beta, C + (size_t)s * ldc, ldc);
+    } else {
+      const float* bb = tb ? B + (size_t)s * ldb : B + s;
+      gemm_block(ta, tb, M, e - s, K, alpha, A, lda, bb, ldb, beta, C + s, ldc);
+    }
+  });
+}
+
+void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
+                    bool accumulate) {
+  sgemm(false, true, N, OC, IC, 1.0f, inp, IC, weight, IC, accumulate ? 1.0f : 0.0f, out, OC);
+  if (bias) {
+    parallel_for(std::min(N, 64), [&](int part) {
+      for (int i = part; i < N; i += 64) {
+        float* o = out + (size_t)i * OC;
+        for (int j = 0; j < OC; ++j) o[j] += bias[j];
+      }
+    });
+  }
+}
+
+void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int IC, int OC) {
+  sgemm(false, false, N, IC, OC, 1.0f, dout, OC, weight, IC, 1.0f, dinp, IC);
+}
+
+void matmul_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp, int N, int IC,
+                            int OC) {
+  sgemm(true, false, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dweight, IC);
+  if (dbias) {
+    // column blocks: each output feature summed over tokens in token order
+    int nb = (OC + 63) / 64;
+    parallel_for(nb, [&](int b) {
+      int s = b * 64, e = std::min(OC, s + 64);
+      for (int i = 0; i < N; ++i) {
+        const float* d = dout + (size_t)i * OC;
+        for (int j = s; j < e; ++j) dbias[j] += d[j];
+      }
+    });
+  }
+}
+
+// =============================================================================================================
+// Vector helpers
+// =============================================================================================================
+namespace {
+
+#if defined(TUNEKIT_HAVE_AVX2)
+// exp(x) for 8 floats: Cephes-style range reduction x = n ln2 + r and a degree-5 polynomial (about 1 ulp).
+inline __m256 exp256(__m256 x) {
+  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-88.3762626647949f);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+  fx = _mm256_floor_ps(fx);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 z = _mm256_mul_ps(x, x);
+  __m256 y = _mm256_set1_ps(1.9875691500E-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
+  y = _mm256_fmadd_ps(y, z, x);
+  y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+  __m256i n = _mm256_cvttps_epi32(fx);
+  n = _mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(0x7f)), 23);
+  return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
+}
+
+inline float hsum256(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  return _mm_cvtss_f32(s);
+}
+#endif
+
+// y[i] = exp(x[i] - shift); returns the sum of y (8 interleaved partial sums, then in order).
+float exp_shift_sum(float* y, const float* x, float shift, int n) {
+  int i = 0;
+  float total = 0.0f;
+#if defined(TUNEKIT_HAVE_AVX2)
+  __m256 acc = _mm256_setzero_ps(), s = _mm256_set1_ps(shift);
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  total = hsum256(acc);
+#endif
+  for (; i < n; ++i) {
+    y[i] = std::exp(x[i] - shift);
+    total += y[i];
+  }
+  return total;
+}
+
+inline float dot(const float* a, const float* b, int n) {
+  int i = 0;
+  float total = 0.0f;
+#if defined(TUNEKIT_HAVE_AVX2)
+  __m256 acc = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  total = hsum256(acc);
+#endif
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+// y += a * x
+inline void axpy(float* y, float a, const float* x, int n) {
+  int i = 0;
+#if defined(TUNEKIT_HAVE_AVX2)
+  __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#endif
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
+// Splits [0, n) into fixed blocks of `grain` and runs them on the pool.
+void parallel_blocks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  int64_t nb = (n + grain - 1) / grain;
+  parallel_for(static_cast<int>(nb), [&](int b) { fn(b * grain, std::min(n, (b + 1) * grain)); });
+}
+
+}  // namespace
+
+// =============================================================================================================
+// RMSNorm: transformers' LlamaRMSNorm in fp32: r = rsqrt(mean(x^2) + eps); y = w * (x * r).
+// =============================================================================================================
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) {
+  parallel_blocks(N, 32, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      const float* x = inp + i * C;
+      float* y = out + i * C;
+      float ss = dot(x, x, C);
+      float r = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
+      rstd[i] = r;
+      for (int j = 0; j < C; ++j) y[j] = weight[j] * (x[j] * r);
+    }
+  });
+}
+
+// g = dy * w, n = x * r: dx = r * (g - n * mean(g * n)); dw = sum over tokens of dy * n.
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int N, int C) {
+  parallel_blocks(N, 32, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      const float* x = inp + i * C;
+      const float* dy = dout + i * C;
+      float* dx = dinp + i * C;
+      float r = rstd[i];
+      float gn = 0.0f;
+      for (int j = 0; j < C; ++j) gn += dy[j] * weight[j] * x[j] * r;
+      float m = gn / static_cast<float>(C);
+      for (int j = 0; j < C; ++j) dx[j] += r * (dy[j] * weight[j] - x[j] * r * m);
+    }
+  });
+  if (dweight) {
+    parallel_blocks(C, 32, [&](int64_t s, int64_t e) {
+      for (int i = 0; i < N; ++i) {
+        const float* x = inp + (size_t)i * C;
+        const float* dy = dout + (size_t)i * C;
+        float r = rstd[i];
+        for (int64_t j = s; j < e; ++j) dweight[j] += dy[j] * (x[j] * r);
+      }
+    });
+  }
+}
+
+// =============================================================================================================
+// RoPE (transformers LlamaRotaryEmbedding + apply_rotary_pos_emb, rotate_half convention)
+// =============================================================================================================
+void rope_tables(float* cosv, float* sinv, int P, int D, float theta, const RopeScaling& sc) {
+  int half = D / 2;
+  std::vector<float> inv(half);
+  for (int j = 0; j < half; ++j) {
+    float e = static_cast<float>(2 * j) / static_cast<float>(D);  // arange(0, D, 2).float() / D
+    inv[j] = 1.0f / std::pow(theta, e);
+  }
+  if (sc.llama3) {  // _compute_llama3_parameters, evaluated in fp32 like the torch tensors
+    float low_wl = static_cast<float>(sc.original_max_position) / sc.low_freq_factor;
+    float high_wl = static_cast<float>(sc.original_max_position) / sc.high_freq_factor;
+    for (int j = 0; j < half; ++j) {
+      float f = inv[j];
+      float wavelen = static_cast<float>(2.0 * M_PI) / f;
+      float scaled = wavelen > low_wl ? f / sc.factor : f;
+      bool medium = !(wavelen < high_wl) && !(wavelen > low_wl);
+      if (medium) {
+        float smooth = (static_cast<float>(sc.original_max_position) / wavelen - sc.low_freq_factor) /
+                       (sc.high_freq_factor - sc.low_freq_factor);
+        scaled = (1.0f - smooth) * scaled / sc.factor + smooth * scaled;
+      }
+      inv[j] = scaled;
+    }
+  }
+  for (int p = 0; p < P; ++p) {
+    for (int j = 0; j < half; ++j) {
+      float a = static_cast<float>(p) * inv[j];
+      cosv[(size_t)p * half + j] = std::cos(a);
+      sinv[(size_t)p * half + j] = std::sin(a);
+    }
+  }
+}
+
+// out_j = x_j cos - x_{j+D/2} sin; out_{j+D/2} = x_{j+D/2} cos + x_j sin
+void rope_forward(float* x, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D) {
+  int half = D / 2;
+  parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      const float* c = cosv + (size_t)pos[i] * half;
+      const float* sn = sinv + (size_t)pos[i] * half;
+      for (int h = 0; h < NH; ++h) {
+        float* v = x + (i * NH + h) * D;
+        for (int j = 0; j < half; ++j) {
+          float a = v[j], b = v[j + half];
+          v[j] = a * c[j] - b * sn[j];
+          v[j + half] = b * c[j] + a * sn[j];
+        }
+      }
+    }
+  });
+}
+
+// the transpose of the rotation: dx_j = dy_j cos + dy_{j+D/2} sin; dx_{j+D/2} = dy_{j+D/2} cos - dy_j sin
+void rope_backward(float* dx, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D) {
+  int half = D / 2;
+  parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) {
+      const float* c = cosv + (size_t)pos[i] * half;
+      const float* sn = sinv + (size_t)pos[i] * half;
+      for (int h = 0; h < NH; ++h) {
+        float* v = dx + (i * NH + h) * D;
+        for (int j = 0; j < half; ++j) {
+          float a = v[j], b = v[j + half];
+          v[j] = a * c[j] + b * sn[j];
+          v[j + half] = b * c[j] - a * sn[j];
+        }
+      }
+    }
+  });
+}
+
+// =============================================================================================================
+// Attention: softmax(q k^T / sqrt(D) + mask) v per head, mask = causal within the document (+ sliding window).
+// Forward keeps only out and the row logsumexp; backward recomputes P = exp(S - lse) (FlashAttention-style).
+// =============================================================================================================
+namespace {
+inline int key_start(const int32_t* seg_start, int row_base, int t, int window) {
+  int s = seg_start[row_base + t];
+  if (window > 0) s = std::max(s, t - window + 1);
+  return s;
+}
+}  // namespace
+
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* seg_start, int B, int T, int H, int KV, int D, int window) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int rep = H / KV;
+  parallel_for(B * H, [&](int bh) {
+    int b = bh / H, h = bh % H, kvh = h / rep;
+    std::vector<float> p(T);
+    for (int t = 0; t < T; ++t) {
+      const float* qt = q + ((size_t)(b * T + t) * H + h) * D;
+      int s0 = key_start(seg_start, b * T, t, window);
+      float mx = -INFINITY;
+      for (int j = s0; j <= t; ++j) {
+        float sc = dot(qt, k + ((size_t)(b * T + j) * KV + kvh) * D, D) * scale;
+        p[j] = sc;
+        mx = std::max(mx, sc);
+      }
+      float sum = exp_shift_sum(p.data() + s0, p.data() + s0, mx, t - s0 + 1);
+      float inv = 1.0f / sum;
+      float* o = out + ((size_t)(b * T + t) * H + h) * D;
+      std::memset(o, 0, sizeof(float) * D);
+      for (int j = s0; j <= t; ++j) axpy(o, p[j] * inv, v + ((size_t)(b * T + j) * KV + kvh) * D, D);
+      lse[((size_t)b * H + h) * T + t] = mx + std::log(sum);
+    }
+  });
+}
+
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
+                        const float* q, const float* k, const float* v, const int32_t* seg_start, int B, int T,
+                        int H, int KV, int D, int window) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const int rep = H / KV;
+  parallel_for(B * KV, [&](int bk) {
+    int b = bk / KV, kvh = bk % KV;
+    for (int t = 0; t < T; ++t) {
+      std::memset(dk + ((size_t)(b * T + t) * KV + kvh) * D, 0, sizeof(float) * D);
+      std::memset(dv + ((size_t)(b * T + t) * KV + kvh) * D, 0, sizeof(float) * D);
+    }
+    std::vector<float> p(T), ds(T);
+    for (int h = kvh * rep; h < (kvh + 1) * rep; ++h) {
+      for (int t = 0; t < T; ++t) {
+        size_t qi = ((size_t)(b * T + t) * H + h) * D;
+        const float* qt = q + qi;
+        const float* dot_ = dout + qi;
+        float* dqt = dq + qi;
+        std::memset(dqt, 0, sizeof(float) * D);
+        int s0 = key_start(seg_start, b * T, t, window);
+        float l = lse[((size_t)b * H + h) * T + t];
+        float Di = dot(dot_, out + qi, D);
+        for (int j = s0; j <= t; ++j) p[j] = dot(qt, k + ((size_t)(b * T + j) * KV + kvh) * D, D) * scale;
+        exp_shift_sum(p.data() + s0, p.data() + s0, l, t - s0 + 1);
+        for (int j = s0; j <= t; ++j) {
+          size_t kj = ((size_t)(b * T + j) * KV + kvh) * D;
+          float dp = dot(dot_, v + kj, D);
+          ds[j] = p[j] * (dp - Di) * scale;
+          axpy(dv + kj, p[j], dot_, D);
+        }
+        for (int j = s0; j <= t; ++j) {
+          size_t kj = ((size_t)(b * T + j) * KV + kvh) * D;
+          axpy(dqt, ds[j], k + kj, D);
+          axpy(dk + kj, ds[j], qt, D);
+        }
+      }
+    }
+  });
+}
+
+// =============================================================================================================
+// SwiGLU (transformers LlamaMLP: down(silu(gate(x)) * up(x)); silu(a) = a * sigmoid(a))
+// =============================================================================================================
+namespace {
+// sig[i] = 1 / (1 + exp(-a[i]))
+void sigmoid(float* sig, const float* a, int64_t n) {
+  int64_t i = 0;
+#if defined(TUNEKIT_HAVE_AVX2)
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp256(_mm256_sub_ps(zero, _mm256_loadu_ps(a + i)));
+    _mm256_storeu_ps(sig + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+  }
+#endif
+  for (; i < n; ++i) sig[i] = 1.0f / (1.0f + std::exp(-a[i]));
+}
+}  // namespace
+
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
+  parallel_blocks(n, 1 << 14, [&](int64_t s, int64_t e) {
+    sigmoid(out + s, gate + s, e - s);
+    for (int64_t i = s; i < e; ++i) out[i] = gate[i] * out[i] * up[i];
+  });
+}
+
+// dup = dout * silu(a); dgate = dout * up * sig * (1 + a (1 - sig))
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n) {
+  parallel_blocks(n, 1 << 14, [&](int64_t s, int64_t e) {
+    sigmoid(dgate + s, gate + s, e - s);
+    for (int64_t i = s; i < e; ++i) {
+      float sg = dgate[i], a = gate[i];
+      dup[i] = dout[i] * a * sg;
+      dgate[i] = dout[i] * up[i] * sg * (1.0f + a * (1.0f - sg));
+    }
+  });
+}
+
+void residual_forward(float* out, const float* a, const float* b, int64_t n) {
+  parallel_blocks(n, 1 << 16, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) out[i] = a[i] + b[i];
+  });
+}
+
+void add_inplace(float* a, const float* b, int64_t n) {
+  parallel_blocks(n, 1 << 16, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) a[i] += b[i];
+  });
+}
+
+// =============================================================================================================
+// Fused lm_head + cross-entropy (torch.nn.functional.cross_entropy, ignore_index -100, fp32 logits).
+// Only scored rows are computed; they are processed in chunks so at most (chunk, V) logits exist at a time.
+// =============================================================================================================
+void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
+               const int32_t* targets, int N, int C, int V, float grad_scale) {
+  std::vector<int> rows;
+  for (int i = 0; i < N; ++i) {
+    if (targets[i] == -100) continue;
+    rows.push_back(i);
+  }
+  if (dx) std::memset(dx, 0, sizeof(float) * (size_t)N * C);
+  const int NS = static_cast<int>(rows.size());
+  const int chunk = std::max(16, std::min(256, static_cast<int>((64ll << 20) / (4ll * V))));
+  thread_local std::vector<float> z, xs, dxs;
+  z.resize((size_t)std::min(chunk, std::max(NS, 1)) * V);
+  xs.resize((size_t)std::min(chunk, std::max(NS, 1)) * C);
+  dxs.resize(xs.size());
+  std::vector<double> row_loss(NS);
+  std::vector<uint8_t> row_ok(NS);
+  for (int c0 = 0; c0 < NS; c0 += chunk) {
+    int R = std::min(chunk, NS - c0);
+    for (int r = 0; r < R; ++r) std::memcpy(&xs[(size_t)r * C], x + (size_t)rows[c0 + r] * C, sizeof(float) * C);
+    sgemm(false, true, R, V, C, 1.0f, xs.data(), C, W, C, 0.0f, z.data(), V);  // z = xs W^T
+    parallel_blocks(R, 4, [&](int64_t s, int64_t e) {
+      for (int64_t r = s; r < e; ++r) {
+        float* zr = &z[(size_t)r * V];
+        int tgt = targets[rows[c0 + r]];
+        if (tgt < 0 || tgt >= V) tgt = -1;  // validated by the caller; keeps this kernel memory-safe
+        int am = 0;
+        float mx = zr[0];
+        for (int j = 1; j < V; ++j)
+          if (zr[j] > mx) { mx = zr[j]; am = j; }
+        float zt = tgt >= 0 ? zr[tgt] : 0.0f;
+        float sum = exp_shift_sum(zr, zr, mx, V);  // zr now holds exp(z - max)
+        float lse = mx + std::log(sum);
+        row_loss[c0 + r] = static_cast<double>(lse - zt);
+        row_ok[c0 + r] = am == tgt;
+        if (dx) {  // dz = (softmax - onehot) * grad_scale
+          float f = grad_scale / sum;
+          for (int j = 0; j < V; ++j) zr[j] *= f;
+          if (tgt >= 0) zr[tgt] -= grad_scale;
+        }
+      }
+    });
+    if (dx) {
+      sgemm(false, false, R, C, V, 1.0f, z.data(), V, W, C, 0.0f, dxs.data(), C);  // dxs = dz W
+      for (int r = 0; r < R; ++r) std::memcpy(dx + (size_t)rows[c0 + r] * C, &dxs[(size_t)r * C], sizeof(float) * C);
+      if (dW) sgemm(true, false, V, C, R, 1.0f, z.data(), V, xs.data(), C, 1.0f, dW, C);  // dW += dz^T xs
+    }
+  }
+  double total = 0.0;
+  int64_t ok = 0;
+  for (int i = 0; i < NS; ++i) {
+    total += row_loss[i];
+    ok += row_ok[i];
+  }
+  *loss_sum = total;
+  *n_correct = ok;
+}
+
+// =============================================================================================================
+// Embedding
+// =============================================================================================================
+void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C) {
+  parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; ++i) std::memcpy(out + i * C, table + (size_t)ids[i] * C, sizeof(float) * C);
+  });
+}
+
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int N, int C) {
+  // channel blocks keep the per-row accumulation in token order whatever the thread count
+  parallel_blocks(C, 64, [&](int64_t s, int64_t e) {
+    for (int i = 0; i < N; ++i) {
+      float* d = dtable + (size_t)ids[i] * C;
+      const float* g = dout + (size_t)i * C;
+      for (int64_t j = s; j < e; ++j) d[j] += g[j];
+    }
+  });
+}
+
+// =============================================================================================================
+// Counter-based RNG (splitmix64 finaliser chained over seed, stream, index)
+// =============================================================================================================
+namespace {
+inline uint64_t mix64(uint64_t z) {
+  z += 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+uint64_t rng_u64(uint64_t seed, uint64_t stream, uint64_t index) {
+  return mix64(mix64(mix64(seed) ^ stream) ^ index);
+}
+
+float rng_uniform01(uint64_t seed, uint64_t stream, uint64_t index) {
+  return static_cast<float>(rng_u64(seed, stream, index) >> 40) * (1.0f / 16777216.0f);
+}
+
+}  // namespace tk

@@ -1,0 +1,101 @@
+// ops.h - the CPU kernels of the engine, as forward/backward pairs (after llm.c).
+//
+// Conventions: outputs first, then inputs, then sizes; gradients are d-prefixed; backward kernels ACCUMULATE
+// (+=) into their gradient outputs unless stated otherwise, so the caller zeroes once per step.
+// Legend: N tokens (= B*T), C channels, H query heads, KV key/value heads, D head_dim, F MLP width, V vocab,
+// IC/OC in/out features of a linear layer.
+//
+// Threading: one engine-wide pool (set_num_threads). Every kernel partitions its work into a fixed set of
+// disjoint output blocks; no result depends on which thread ran a block or in what order, so runs are
+// bit-for-bit deterministic.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace tk {
+
+// ---- threads -------------------------------------------------------------------------------------------------
+void set_num_threads(int n);  // 0 = hardware concurrency
+int num_threads();
+// Runs fn(i) for i in [0, n) on the pool (the caller's thread takes part). fn must write disjoint outputs.
+void parallel_for(int n, const std::function<void(int)>& fn);
+
+// ---- GEMM ----------------------------------------------------------------------------------------------------
+// Row-major C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C, op = transpose when ta/tb. cblas_sgemm when built
+// with TUNEKIT_HAVE_CBLAS, else a packed AVX2/FMA kernel (TUNEKIT_HAVE_AVX2) or a portable blocked kernel.
+// The pool splits C into row (or column) blocks; each block runs single-threaded.
+void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc);
+
+// nn.Linear layout, weight (OC, IC).
+// out (N, OC) = inp (N, IC) W^T + bias (bias may be null); accumulate: out += instead of =.
+void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
+                    bool accumulate = false);
+// dinp (N, IC) += dout (N, OC) W (the activation gradient; frozen weights need only this).
+void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int IC, int OC);
+// dweight (OC, IC) += dout^T inp; dbias (OC) += sum over N of dout (dbias may be null).
+void matmul_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp, int N, int IC,
+                            int OC);
+
+// ---- RMSNorm (LlamaRMSNorm: y = w * (x * rsqrt(mean(x^2) + eps))) ---------------------------------------------
+// out (N, C), rstd (N), inp (N, C), weight (C)
+void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps);
+// dinp (N, C) +=; dweight (C) += (may be null: frozen)
+void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
+                      const float* rstd, int N, int C);
+
+// ---- RoPE (half-split rotate_half, as transformers) ----------------------------------------------------------
+// Tables cos/sin (P, D/2) for positions 0..P-1: inv_freq = 1/(theta ** (arange(0,D,2)/D)) in fp32 (optionally
+// llama3-scaled), angle = float(pos) * inv_freq in fp32, exactly as transformers' LlamaRotaryEmbedding.
+struct RopeScaling {
+  bool llama3 = false;
+  float factor = 1, low_freq_factor = 1, high_freq_factor = 4;
+  int original_max_position = 8192;
+};
+void rope_tables(float* cos, float* sin, int P, int D, float theta, const RopeScaling& scaling);
+// In place on x (N, NH, D) with per-token positions pos (N); NH = H for q, KV for k.
+void rope_forward(float* x, const float* cos, const float* sin, const int32_t* pos, int N, int NH, int D);
+// In place on dx (N, NH, D): the inverse rotation.
+void rope_backward(float* dx, const float* cos, const float* sin, const int32_t* pos, int N, int NH, int D);
+
+// ---- causal GQA attention with packing ------------------------------------------------------------------------
+// q (B, T, H, D), k/v (B, T, KV, D), out (B, T, H, D), lse (B, H, T). Query t attends keys j with
+// seg_start[t] <= j <= t (seg_start (B*T): index within the row where t's document starts; 0 without packing)
+// and, when window > 0, t - j < window. Scale D^-0.5. Query head h uses kv head h / (H / KV).
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const int32_t* seg_start, int B, int T, int H, int KV, int D, int window);
+// dq (B,T,H,D), dk/dv (B,T,KV,D) are OVERWRITTEN (not accumulated).
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
+                        const float* q, const float* k, const float* v, const int32_t* seg_start, int B, int T,
+                        int H, int KV, int D, int window);
+
+// ---- SwiGLU: out = silu(gate) * up --------------------------------------------------------------------------
+void swiglu_forward(float* out, const float* gate, const float* up, int64_t n);
+// dgate, dup OVERWRITTEN
+void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n);
+
+// ---- residual ------------------------------------------------------------------------------------------------
+void residual_forward(float* out, const float* a, const float* b, int64_t n);  // out = a + b
+void add_inplace(float* a, const float* b, int64_t n);                          // a += b
+
+// ---- fused lm_head + cross-entropy -----------------------------------------------------------------------------
+// Rows of x (N, C) are multiplied by W (V, C) in chunks; the (N, V) logits are never materialised.
+// targets (N): the (already shifted) label of each row, -100 = not scored. Returns in *loss_sum the sum of
+// logsumexp(z) - z[target] over scored rows, in *n_correct how many scored rows have argmax(z) == target (first
+// maximum, like torch.argmax). When dx is non-null, backpropagates dloss = grad_scale per scored row:
+// dx (N, C) = dz W (OVERWRITTEN), and when dW is non-null dW (V, C) += dz^T x (trained or tied lm_head).
+void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
+               const int32_t* targets, int N, int C, int V, float grad_scale);
+
+// ---- embedding -------------------------------------------------------------------------------------------------
+void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C);
+void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int N, int C);  // += (full FT)
+
+// ---- deterministic random numbers -----------------------------------------------------------------------------
+// Counter-based: the value depends only on (seed, stream, index), never on call order, so dropout masks and
+// shuffles are the same on resume.
+uint64_t rng_u64(uint64_t seed, uint64_t stream, uint64_t index);
+float rng_uniform01(uint64_t seed, uint64_t stream, uint64_t index);  // [0, 1) with 24 random bits
+
+}  // namespace tk

@@ -23,6 +23,7 @@ export type CheckpointMetrics = FineTuningJobCheckpoint['metrics'];
 
 export { EmulatorError } from './errors';
 export { organizationIdForKey, projectIdForKey } from './projects';
+export { dataPaths, openStore } from './sqlite-store';
 
 /** A page of a cursor list: `data` in list order, `has_more` when another page follows. */
 export interface Page<T> {
@@ -226,13 +227,19 @@ export interface FineTunedModelRecord {
   /** The job's `model` (what it was trained from, as the user named it). */
   baseModel: string;
   adapterId: string | null;
+  /** A full HF model folder, for jobs trained with `training_type: {type: "full"}` (then `adapterId` is null). */
+  weightsDir: string | null;
   /** Null for the final model. */
   checkpointStep: number | null;
   created: number;
   ownedBy: string;
 }
 
+export type NewFineTunedModel = Omit<FineTunedModelRecord, 'created'>;
+
 export interface ModelRepo {
+  /** Makes a name usable (the worker calls it for final models and checkpoints). */
+  register(projectId: string, model: NewFineTunedModel): FineTunedModelRecord;
   /** Final fine-tuned models of the project (not deleted), as wire objects, newest first. */
   list(projectId: string): Model[];
   /** A final or checkpoint model name of the project, or undefined (also once deleted). */
@@ -297,6 +304,8 @@ export interface Store {
   readonly idempotency: IdempotencyRepo;
   /** Called after commit for every event and status change of `jobId`; returns the unsubscribe function. */
   subscribe(jobId: string, listener: (update: JobUpdate) => void): () => void;
+  /** Runs `fn` in one write transaction (repository calls inside it join it). */
+  transaction<T>(fn: () => T): T;
   close(): void;
 }
 

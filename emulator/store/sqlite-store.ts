@@ -1,0 +1,114 @@
+/** Opens the data folder: creates its layout, empties tmp, opens SQLite in WAL mode, migrates, sweeps orphans. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteAdapterRepo, SqliteCheckpointRepo, SqliteModelRepo } from './artifacts';
+import { SqliteEventRepo } from './events';
+import { SqliteFileRepo } from './files';
+import { SqliteIdempotencyRepo } from './idempotency';
+import type { DataPaths, JobUpdate, Store } from './index';
+import { SqliteJobRepo } from './jobs';
+import { migrate } from './schema';
+
+export function dataPaths(root: string): DataPaths {
+  const absolute = path.resolve(root);
+  const jobs = path.join(absolute, 'jobs');
+  return {
+    root: absolute,
+    database: path.join(absolute, 'tunekit.db'),
+    files: path.join(absolute, 'files'),
+    tmp: path.join(absolute, 'tmp'),
+    jobs,
+    adapters: path.join(absolute, 'adapters'),
+    jobDir: (jobId: string) => path.join(jobs, jobId),
+  };
+}
+
+class SqliteStore implements Store {
+  readonly files: SqliteFileRepo;
+  readonly jobs: SqliteJobRepo;
+  readonly events: SqliteEventRepo;
+  readonly checkpoints: SqliteCheckpointRepo;
+  readonly adapters: SqliteAdapterRepo;
+  readonly models: SqliteModelRepo;
+  readonly idempotency: SqliteIdempotencyRepo;
+  private readonly listeners = new Map<string, Set<(update: JobUpdate) => void>>();
+
+  constructor(
+    readonly paths: DataPaths,
+    private readonly db: Database.Database,
+  ) {
+    const notify = (update: JobUpdate) => this.notify(update);
+    this.files = new SqliteFileRepo(db, paths);
+    this.events = new SqliteEventRepo(db, notify);
+    this.jobs = new SqliteJobRepo(db, this.events, notify);
+    this.checkpoints = new SqliteCheckpointRepo(db);
+    this.adapters = new SqliteAdapterRepo(db, paths);
+    this.models = new SqliteModelRepo(db);
+    this.idempotency = new SqliteIdempotencyRepo(db);
+  }
+
+  subscribe(jobId: string, listener: (update: JobUpdate) => void): () => void {
+    let set = this.listeners.get(jobId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(jobId, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0) this.listeners.delete(jobId);
+    };
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close(): void {
+    this.listeners.clear();
+    if (this.db.open) this.db.close();
+  }
+
+  private notify(update: JobUpdate): void {
+    const set = this.listeners.get(update.jobId);
+    if (!set) return;
+    for (const listener of [...set]) {
+      try {
+        listener(update);
+      } catch {
+        // A subscriber's failure (e.g. a closed socket) must not break the writer; the subscriber cleans up.
+      }
+    }
+  }
+}
+
+/**
+ * Opens (creating if needed) the data folder at `root`. One process at a time may own a data folder.
+ */
+export function openStore(root: string): Store {
+  const paths = dataPaths(root);
+  for (const dir of [paths.root, paths.files, paths.jobs, paths.adapters])
+    fs.mkdirSync(dir, { recursive: true });
+  // Uploads and copies cut off by a crash live only in tmp: nothing refers to them.
+  fs.rmSync(paths.tmp, { recursive: true, force: true });
+  fs.mkdirSync(paths.tmp);
+  const db = new Database(paths.database);
+  try {
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed transaction survives power loss too, not only a process kill.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  const store = new SqliteStore(paths, db);
+  store.files.sweepOrphans();
+  store.adapters.sweepOrphans();
+  store.idempotency.clearPending();
+  return store;
+}

@@ -1,0 +1,217 @@
+/**
+ * Builds the emulator's HTTP server: one Fastify route per entry of the contract's route table, each request
+ * parsed with the route's zod schemas, authenticated by key, made idempotent by `Idempotency-Key`, and handled
+ * by emulator/routes. Every answer carries `x-request-id`; every failure leaves in OpenAI's error shape.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import { foldBracketQuery } from './contract/common';
+import { type RouteDef, routes, toFastifyPath } from './contract/routes';
+import { authenticate, type Caller } from './http/auth';
+import { installErrorHandlers, sendError } from './http/errors';
+import type { JobControl, ModelCatalog, RouteHandlers, Services } from './routes/context';
+import { handlers } from './routes/index';
+import { EmulatorError } from './store/errors';
+import type { Store, StoredResponse } from './store/index';
+
+export interface AppOptions {
+  store: Store;
+  jobs: JobControl;
+  models: ModelCatalog;
+  /** Only these keys are accepted; null or absent: any non-empty key, each its own project. */
+  apiKeys?: ReadonlySet<string> | null;
+  /** Largest accepted upload in bytes (default 8 GiB). */
+  maxUploadBytes?: number;
+  /** Interval between `: heartbeat` comments on live event streams (default 15 s). */
+  heartbeatMs?: number;
+  version?: string;
+  /** Fastify's logger option (default: off). */
+  logger?: boolean;
+}
+
+export const DEFAULT_MAX_UPLOAD_BYTES = 8 * 1024 ** 3;
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** JSON bodies (job creation, chat messages) are small; uploads go through multipart, not this limit. */
+const JSON_BODY_LIMIT = 16 * 1024 * 1024;
+/** POST routes whose answer is replayed for a repeated `Idempotency-Key`. */
+const IDEMPOTENT_OPERATIONS = new Set([
+  'createFile',
+  'createFineTuningJob',
+  'cancelFineTuningJob',
+  'pauseFineTuningJob',
+  'resumeFineTuningJob',
+]);
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
+}
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const shutdown = new AbortController();
+  const services: Services = {
+    store: options.store,
+    jobs: options.jobs,
+    models: options.models,
+    maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
+    heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
+    version: options.version ?? '0.0.0',
+    shutdown: shutdown.signal,
+  };
+  const app = Fastify({
+    logger: options.logger ?? false,
+    genReqId: () => `req_${randomBytes(16).toString('hex')}`,
+    requestIdHeader: false,
+    bodyLimit: JSON_BODY_LIMIT,
+    // `ft:` model ids with a suffix and a checkpoint step run past find-my-way's default of 100.
+    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    forceCloseConnections: true,
+  });
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onClose', async () => shutdown.abort());
+  installErrorHandlers(app);
+  installBodyParsers(app);
+  await app.register(multipart, {
+    limits: { fileSize: services.maxUploadBytes, files: 1, fields: 16, parts: 32, fieldSize: 64 * 1024 },
+    throwFileSizeLimit: true,
+  });
+  const allowedKeys = options.apiKeys ?? null;
+  for (const route of routes as readonly RouteDef[]) {
+    registerRoute(app, route, services, allowedKeys);
+  }
+  return app;
+}
+
+/**
+ * JSON bodies may be empty (body-less POSTs such as cancel still sent with `Content-Type: application/json`
+ * by older SDKs). Any other media type is read and kept aside, so a route without a body ignores it and a
+ * route with one answers 415.
+ */
+function installBodyParsers(app: FastifyInstance): void {
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+    const source = String(text);
+    if (source.trim() === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(source));
+    } catch {
+      const error = Object.assign(new Error('invalid JSON'), {
+        code: 'FST_ERR_CTP_INVALID_JSON_BODY',
+        statusCode: 400,
+      });
+      done(error, undefined);
+    }
+  });
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, buffer, done) => {
+    done(null, (buffer as Buffer).length === 0 ? undefined : new UnsupportedBody());
+  });
+}
+
+/** A body in a media type no route reads. */
+class UnsupportedBody {}
+
+function registerRoute(
+  app: FastifyInstance,
+  route: RouteDef,
+  services: Services,
+  allowedKeys: ReadonlySet<string> | null,
+): void {
+  const handler = (handlers as RouteHandlers)[route.operationId as keyof RouteHandlers] as (
+    context: unknown,
+  ) => unknown;
+  if (!handler) throw new Error(`no handler for ${route.operationId}`);
+  const idempotent = IDEMPOTENT_OPERATIONS.has(route.operationId);
+  app.route({
+    method: route.method.toUpperCase() as 'GET' | 'POST' | 'DELETE',
+    url: toFastifyPath(route.path),
+    ...(route.auth
+      ? {
+          onRequest: async (request: FastifyRequest) => {
+            request.caller = authenticate(request, allowedKeys);
+          },
+        }
+      : {}),
+    handler: async (request, reply) => {
+      const context = {
+        caller: request.caller,
+        params: parse(route.params, request.params),
+        query: parse(route.query, foldBracketQuery((request.query ?? {}) as Record<string, unknown>)),
+        headers: parse(route.headers, request.headers),
+        body: parseBody(route, request.body),
+        request,
+        reply,
+        services,
+      };
+      const key = request.headers['idempotency-key'];
+      if (!idempotent || typeof key !== 'string' || key === '' || !request.caller) {
+        const result = await handler(context);
+        return result === reply ? reply : reply.send(result);
+      }
+      const { response, replayed } = await services.store.idempotency.execute(
+        {
+          projectId: request.caller.projectId,
+          key,
+          route: `${route.method.toUpperCase()} ${request.url.split('?')[0]}`,
+          fingerprint: fingerprint(route, request.body),
+        },
+        () => respondAsStored(() => handler(context)),
+      );
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      if (response.status >= 400) {
+        return sendError(reply, response.status, response.body as Parameters<typeof sendError>[2]);
+      }
+      return reply.code(response.status).send(response.body);
+    },
+  });
+}
+
+/** Runs a handler and turns its result (or its 4xx error) into the response the idempotency store keeps. */
+async function respondAsStored(run: () => unknown): Promise<StoredResponse> {
+  try {
+    return { status: 200, body: await run() };
+  } catch (error) {
+    if (error instanceof EmulatorError && error.status < 500)
+      return { status: error.status, body: error.toBody() };
+    throw error;
+  }
+}
+
+/** What makes two requests with the same key "the same": their JSON body (uploads stream, so only their route). */
+function fingerprint(route: RouteDef, body: unknown): string {
+  if (route.body?.kind !== 'json') return route.body?.kind ?? 'none';
+  return createHash('sha256')
+    .update(JSON.stringify(body ?? null))
+    .digest('hex');
+}
+
+function parse(schema: z.ZodType | undefined, value: unknown): unknown {
+  return schema ? schema.parse(value ?? {}) : {};
+}
+
+function parseBody(route: RouteDef, body: unknown): unknown {
+  const spec = route.body;
+  if (!spec || spec.kind === 'multipart') return undefined;
+  if (body instanceof UnsupportedBody) {
+    throw new EmulatorError(
+      415,
+      'Unsupported Content-Type: send the body as application/json.',
+      null,
+      'unsupported_media_type',
+    );
+  }
+  if (body === undefined) {
+    if (spec.required) {
+      throw new EmulatorError(400, 'This request needs a JSON body.', null, 'missing_required_parameter');
+    }
+    return spec.schema.parse({});
+  }
+  return spec.schema.parse(body);
+}
+
+export type { FastifyReply };

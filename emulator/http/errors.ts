@@ -1,0 +1,122 @@
+/**
+ * The OpenAI error shape for every non-2xx answer, and the Fastify hooks that make sure nothing else is
+ * ever sent: a global error handler (framework, multipart, zod and unexpected errors) and a 404 handler.
+ * Reference §5 and §8.8–8.9 of shared/reference/openai-fine-tuning.md.
+ */
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { type ErrorBody, errorBodyFromZod } from '../contract/common';
+import { EmulatorError } from '../store/errors';
+
+/** 400 for a request that is well-formed but asks for something invalid. */
+export function badRequest(
+  message: string,
+  param: string | null = null,
+  code: string | null = null,
+): EmulatorError {
+  return new EmulatorError(400, message, param, code);
+}
+
+/** 404 in the hosted API's words: `No such File object: file-…`. */
+export function notFound(noun: string, id: string, param: string | null = 'id'): EmulatorError {
+  return new EmulatorError(404, `No such ${noun} object: ${id}`, param, null);
+}
+
+/**
+ * Deterministic errors sent with a status the SDKs retry (408, 409, 429, 5xx) carry `x-should-retry: false`
+ * so a client does not repeat a request that can only fail the same way (reference §8.9).
+ */
+const RETRIED_STATUSES = new Set([408, 409, 429]);
+
+export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
+  if (RETRIED_STATUSES.has(status)) reply.header('x-should-retry', 'false');
+  return reply.code(status).type('application/json; charset=utf-8').send(body);
+}
+
+type ErrorType = 'invalid_request_error' | 'server_error';
+
+function errorBody(
+  message: string,
+  type: ErrorType,
+  param: string | null = null,
+  code: string | null = null,
+): ErrorBody {
+  return { error: { message, type, param, code } };
+}
+
+/** Maps an error Fastify or one of its plugins raised (bad JSON, body too large, multipart limits…). */
+function frameworkErrorBody(error: FastifyError, request: FastifyRequest): [number, ErrorBody] {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return [
+        400,
+        errorBody(
+          `We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)`,
+          'invalid_request_error',
+          null,
+          'invalid_json',
+        ),
+      ];
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+    case 'FST_REQ_FILE_TOO_LARGE':
+      return [
+        413,
+        errorBody(
+          tooLargeMessage(error),
+          'invalid_request_error',
+          error.code === 'FST_REQ_FILE_TOO_LARGE' ? 'file' : null,
+          'request_too_large',
+        ),
+      ];
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_INVALID_MULTIPART_CONTENT_TYPE':
+      return [
+        415,
+        errorBody(
+          `Unsupported Content-Type: ${request.headers['content-type'] ?? '(none)'}. Send application/json, or multipart/form-data for uploads.`,
+          'invalid_request_error',
+          null,
+          'unsupported_media_type',
+        ),
+      ];
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return [400, errorBody('Content-Length does not match the body.', 'invalid_request_error')];
+    case 'FST_PARTS_LIMIT':
+    case 'FST_FILES_LIMIT':
+    case 'FST_FIELDS_LIMIT':
+      return [400, errorBody(`Too many multipart parts: ${error.message}`, 'invalid_request_error')];
+    default: {
+      const status = error.statusCode ?? 500;
+      if (status >= 400 && status < 500) {
+        return [status, errorBody(error.message, 'invalid_request_error')];
+      }
+      return [500, errorBody('The server had an error while processing your request.', 'server_error')];
+    }
+  }
+}
+
+function tooLargeMessage(error: FastifyError): string {
+  return error.code === 'FST_REQ_FILE_TOO_LARGE'
+    ? 'The uploaded file is larger than this server accepts (--max-upload-bytes).'
+    : 'The request body is larger than this server accepts.';
+}
+
+/** Installs the error and not-found handlers: every failure leaves in the OpenAI error shape. */
+export function installErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError | EmulatorError | z.ZodError | Error, request, reply) => {
+    if (error instanceof EmulatorError) return sendError(reply, error.status, error.toBody());
+    if (error instanceof z.ZodError) return sendError(reply, 400, errorBodyFromZod(error));
+    const [status, body] = frameworkErrorBody(error as FastifyError, request);
+    if (status >= 500) request.log.error({ err: error }, 'unhandled error');
+    return sendError(reply, status, body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? request.url;
+    return sendError(
+      reply,
+      404,
+      errorBody(`Invalid URL (${request.method} ${path})`, 'invalid_request_error', null, 'unknown_url'),
+    );
+  });
+}

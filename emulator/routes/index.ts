@@ -1,0 +1,41 @@
+/** Every route handler, by operationId of the contract's route table. */
+import { deleteAdapter, downloadAdapter, listAdapters, retrieveAdapter } from './adapters';
+import type { RouteHandlers } from './context';
+import { listFineTuningJobEvents } from './events';
+import { createFile, deleteFile, downloadFile, listFiles, retrieveFile } from './files';
+import {
+  cancelFineTuningJob,
+  createFineTuningJob,
+  listFineTuningJobCheckpoints,
+  listFineTuningJobs,
+  pauseFineTuningJob,
+  resumeFineTuningJob,
+  retrieveFineTuningJob,
+} from './jobs';
+import { createChatCompletion, getHealth } from './misc';
+import { deleteModel, listModels, retrieveModel } from './models';
+
+export const handlers: RouteHandlers = {
+  createFile,
+  listFiles,
+  retrieveFile,
+  deleteFile,
+  downloadFile,
+  createFineTuningJob,
+  listFineTuningJobs,
+  retrieveFineTuningJob,
+  cancelFineTuningJob,
+  pauseFineTuningJob,
+  resumeFineTuningJob,
+  listFineTuningJobEvents,
+  listFineTuningJobCheckpoints,
+  listModels,
+  retrieveModel,
+  deleteModel,
+  createChatCompletion,
+  listAdapters,
+  retrieveAdapter,
+  downloadAdapter,
+  deleteAdapter,
+  getHealth,
+};

@@ -1,0 +1,103 @@
+/**
+ * Validation and tokenization of an uploaded training or validation file into the engine's token file, with the
+ * errors the hosted service gives (`invalid_training_file`, `invalid_n_examples`, ...) on the job.
+ */
+import * as fs from 'node:fs';
+import { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
+import { type DataFormat, DataFormatError, parseJsonl } from './formats';
+import type { ModelTokenizer } from './model-tokenizer';
+import { writeTokenFile } from './token-file';
+
+/** The hosted service's minimum number of training examples. */
+export const MIN_TRAINING_EXAMPLES = 10;
+
+export type DatasetRole = 'training' | 'validation';
+
+/** Why a job's data was refused: the job's `error` ({code, message, param}). */
+export class DatasetError extends Error {
+  override readonly name = 'DatasetError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly param: 'training_file' | 'validation_file',
+  ) {
+    super(message);
+  }
+}
+
+export interface PreparedDataset {
+  format: DataFormat;
+  nExamples: number;
+  /** All tokens of all examples after truncation (what the hosted service bills per epoch). */
+  nTokens: number;
+  /** Tokens with a label (trained on). */
+  nScoredTokens: number;
+  nTruncated: number;
+  longestExample: number;
+}
+
+/**
+ * Reads `inputFile` (JSONL), validates and encodes every example, and writes `outputFile`. Throws `DatasetError`
+ * with the hosted service's code and a message naming the line and the problem.
+ */
+export function prepareDataset(options: {
+  inputFile: string;
+  outputFile: string;
+  role: DatasetRole;
+  tokenizer: ModelTokenizer;
+  maxSeqLength: number;
+}): PreparedDataset {
+  const param = options.role === 'training' ? 'training_file' : 'validation_file';
+  const code = options.role === 'training' ? 'invalid_training_file' : 'invalid_validation_file';
+  const fail = (problem: string) =>
+    new DatasetError(
+      code,
+      `The job failed due to an invalid ${options.role} file. Invalid file format. ${problem}`,
+      param,
+    );
+
+  const bytes = fs.readFileSync(options.inputFile);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw fail('The file is not valid UTF-8 text.');
+  }
+  let parsed: ReturnType<typeof parseJsonl>;
+  let encoded: EncodedExample[];
+  try {
+    parsed = parseJsonl(text);
+    encoded = parsed.examples.map((example) =>
+      encodeExample(options.tokenizer, example, options.maxSeqLength),
+    );
+  } catch (error) {
+    if (error instanceof DataFormatError) throw fail(`${error.message}.`);
+    throw error;
+  }
+  const n = parsed.examples.length;
+  if (options.role === 'training' && n < MIN_TRAINING_EXAMPLES) {
+    throw new DatasetError(
+      'invalid_n_examples',
+      `Training file has ${n} example(s), but must have at least ${MIN_TRAINING_EXAMPLES} examples`,
+      'training_file',
+    );
+  }
+  if (n === 0 || parsed.format === null) throw fail('The file holds no examples.');
+  writeTokenFile(options.outputFile, encoded);
+  let nTokens = 0;
+  let nScoredTokens = 0;
+  let longestExample = 0;
+  for (const e of encoded) {
+    nTokens += e.ids.length;
+    nScoredTokens += e.labels.filter((label) => label !== IGNORE_INDEX).length;
+    longestExample = Math.max(longestExample, e.ids.length);
+  }
+  return {
+    format: parsed.format,
+    nExamples: n,
+    nTokens,
+    nScoredTokens,
+    nTruncated: encoded.filter((e) => e.truncated).length,
+    longestExample,
+  };
+}

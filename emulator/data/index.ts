@@ -1,0 +1,13 @@
+/** Training data: JSONL formats, chat templates, tokenization with assistant-only labels, the engine's token file. */
+
+export {
+  DatasetError,
+  type DatasetRole,
+  MIN_TRAINING_EXAMPLES,
+  type PreparedDataset,
+  prepareDataset,
+} from './dataset';
+export { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
+export { type ChatMessage, type DataFormat, DataFormatError, type Example, parseJsonl } from './formats';
+export { ModelTokenizer, type RenderOptions, TokenizerLoadError } from './model-tokenizer';
+export { encodeTokenFile, writeTokenFile } from './token-file';

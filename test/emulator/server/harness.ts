@@ -1,0 +1,159 @@
+/**
+ * Starts the emulator's HTTP server on an ephemeral port over a temporary data folder, and talks to it with
+ * a fetch that checks every response against openapi.yaml.
+ *
+ * Server tests need no trainer: `recordingJobs` stands in for the worker (jobs stay where the test puts
+ * them, and cancel/pause/resume are plain store transitions), and the test itself writes the events,
+ * checkpoints and adapters a worker would write. The end-to-end tests (test/e2e) run the real worker.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../../emulator/app';
+import type { FineTuningJob, FineTuningJobStatus } from '../../../emulator/contract/jobs';
+import type { Model } from '../../../emulator/contract/models';
+import type { JobControl, ModelCatalog } from '../../../emulator/routes/context';
+import { EmulatorError } from '../../../emulator/store/errors';
+import { openStore, type Store } from '../../../emulator/store/index';
+import { validatingFetch } from './openapi-validator';
+
+export const TEST_MODEL = 'tunekit-test-base';
+
+export const checkedFetch = validatingFetch();
+
+/** A catalog with one base model, as the real ModelRegistry would list the built-in one. */
+export const testCatalog: ModelCatalog = {
+  list: () => [testModel()],
+  get: (name) => (name === TEST_MODEL ? testModel() : undefined),
+};
+
+function testModel(): Model {
+  return { id: TEST_MODEL, object: 'model', created: 1_700_000_000, owned_by: 'system' };
+}
+
+/** The worker's part of cancel/pause/resume, without a trainer: the status changes with its event. */
+export function recordingJobs(store: Store): JobControl & { enqueued: string[] } {
+  const change = (
+    projectId: string,
+    jobId: string,
+    from: FineTuningJobStatus[],
+    to: FineTuningJobStatus,
+    verb: string,
+  ): FineTuningJob => {
+    const job = store.jobs.get(projectId, jobId);
+    if (!job) throw new EmulatorError(404, `No such FineTuningJob object: ${jobId}`, 'fine_tuning_job_id');
+    const record = store.jobs.transition(jobId, {
+      from,
+      to,
+      events: [{ message: `Job ${to}` }],
+      ...(to === 'cancelled' ? { patch: { finished_at: Math.floor(Date.now() / 1000) } } : {}),
+    });
+    if (!record) throw new EmulatorError(400, `Cannot ${verb} a job whose status is ${job.status}.`, null);
+    return record.job;
+  };
+  const enqueued: string[] = [];
+  return {
+    enqueued,
+    enqueue: (jobId) => {
+      enqueued.push(jobId);
+    },
+    cancel: (p, j) =>
+      change(p, j, ['validating_files', 'queued', 'running', 'paused'], 'cancelled', 'cancel'),
+    pause: (p, j) => change(p, j, ['validating_files', 'queued', 'running'], 'paused', 'pause'),
+    resume: (p, j) => change(p, j, ['paused'], 'queued', 'resume'),
+  };
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  store: Store;
+  dataDir: string;
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  /** `http://127.0.0.1:PORT/v1`, the SDKs' base URL. */
+  baseURL: string;
+  /** A request through the contract-checking fetch; JSON bodies are parsed. */
+  request(
+    method: string,
+    path: string,
+    options?: { key?: string | null; json?: unknown; body?: BodyInit; headers?: Record<string, string> },
+  ): Promise<{ status: number; headers: Headers; body: unknown }>;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(
+  options: { apiKeys?: Set<string>; maxUploadBytes?: number; heartbeatMs?: number } = {},
+): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-server-'));
+  const store = openStore(dataDir);
+  const app = await buildApp({
+    store,
+    jobs: recordingJobs(store),
+    models: testCatalog,
+    apiKeys: options.apiKeys ?? null,
+    maxUploadBytes: options.maxUploadBytes,
+    heartbeatMs: options.heartbeatMs,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const origin = `http://127.0.0.1:${address.port}`;
+  return {
+    app,
+    store,
+    dataDir,
+    origin,
+    baseURL: `${origin}/v1`,
+    async request(method, path, { key = 'test-key', json, body, headers = {} } = {}) {
+      const allHeaders: Record<string, string> = { ...headers };
+      if (key !== null) allHeaders.authorization = `Bearer ${key}`;
+      let requestBody = body;
+      if (json !== undefined) {
+        allHeaders['content-type'] = 'application/json';
+        requestBody = JSON.stringify(json);
+      }
+      const response = await checkedFetch(`${origin}${path}`, {
+        method,
+        headers: allHeaders,
+        body: requestBody,
+      });
+      const text = await response.text();
+      const isJson = response.headers.get('content-type')?.includes('application/json');
+      return { status: response.status, headers: response.headers, body: isJson ? JSON.parse(text) : text };
+    },
+    async close() {
+      await app.close();
+      store.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A chat-format JSONL training set of `n` examples. */
+export function chatJsonl(n: number): string {
+  let out = '';
+  for (let i = 0; i < n; i += 1) {
+    out += `${JSON.stringify({
+      messages: [
+        { role: 'user', content: `What is ${i} + ${i}?` },
+        { role: 'assistant', content: `${i + i}` },
+      ],
+    })}\n`;
+  }
+  return out;
+}
+
+/** Uploads `content` as a fine-tune file for `key` and returns the file object. */
+export async function uploadFile(
+  server: TestServer,
+  content: string,
+  options: { key?: string; filename?: string; purpose?: string } = {},
+): Promise<{ id: string; [key: string]: unknown }> {
+  const form = new FormData();
+  form.append('file', new Blob([content]), options.filename ?? 'train.jsonl');
+  form.append('purpose', options.purpose ?? 'fine-tune');
+  const response = await server.request('POST', '/v1/files', { key: options.key, body: form });
+  if (response.status !== 200) throw new Error(`upload failed: ${JSON.stringify(response.body)}`);
+  return response.body as { id: string };
+}

@@ -673,9 +673,10 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
     int R = std::min(chunk, NS - c0);
     for (int r = 0; r < R; ++r) std::memcpy(&xs[(size_t)r * C], x + (size_t)rows[c0 + r] * C, sizeof(float) * C);
     sgemm(false, true, R, V, C, 1.0f, xs.data(), C, W, C, 0.0f, z.data(), V);  // z = xs W^T
+    float* zbase = z.data();  // z is thread_local: the pool threads must use this thread's buffer, not their own
     parallel_blocks(R, 4, [&](int64_t s, int64_t e) {
       for (int64_t r = s; r < e; ++r) {
-        float* zr = &z[(size_t)r * V];
+        float* zr = zbase + (size_t)r * V;
         int tgt = targets[rows[c0 + r]];
         if (tgt < 0 || tgt >= V) tgt = -1;  // validated by the caller; keeps this kernel memory-safe
         int am = 0;

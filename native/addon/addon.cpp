@@ -1,0 +1,405 @@
+// addon.cpp - the N-API surface of the engine. It only converts arguments and schedules work: every call runs on
+// libuv's thread pool in an AsyncWorker and returns a Promise; training progress comes back through a
+// ThreadSafeFunction (NonBlockingCall); cancel is an atomic flag the trainer checks between optimizer steps.
+// Engine errors (tk::Error, std::exception) reject the promise with an Error whose code is ERR_TUNEKIT_ENGINE;
+// bad arguments reject it with a TypeError. Nothing throws synchronously.
+//
+//   train(options, onProgress?, cancelToken?) -> Promise<TrainResult>
+//   new CancelToken(); token.cancel(); token.cancelled
+//   evaluate({modelDir, adapterDir?, tokensPath, maxSeqLen?, threads?}) -> Promise<{loss, meanTokenAccuracy, nTokens}>
+//   logits({modelDir, adapterDir?, ids, threads?}) -> Promise<{logits: Float32Array, rows, cols}>
+//   loadConfig(modelDir) -> Promise<string>          normalized config.json text (HF keys)
+//   inspectSafetensors(path) -> Promise<string>      {"metadata":{...},"tensors":[{name,dtype,shape,dataOffsets}]}
+//   initModel({outDir, config, seed?, initStd?, copyTokenizerFrom?}) -> Promise<void>   random-init HF folder
+//   engineInfo() -> {avx2, cblas}
+#include <napi.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "convert.h"
+#include "error.h"
+#include "json.h"
+#include "model_io.h"
+#include "safetensors.h"
+#include "train.h"
+
+namespace tkaddon {
+
+namespace {
+
+constexpr const char* kEngineErrorCode = "ERR_TUNEKIT_ENGINE";
+
+Napi::Value engine_error(Napi::Env env, const std::string& message) {
+  Napi::Error err = Napi::Error::New(env, message);
+  err.Set("code", Napi::String::New(env, kEngineErrorCode));
+  return err.Value();
+}
+
+Napi::Promise rejected(Napi::Env env, const Napi::Error& e) {
+  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
+  d.Reject(e.Value());
+  return d.Promise();
+}
+
+// Runs `work` off the main thread; `done` builds the resolved value on the main thread.
+class TaskWorker : public Napi::AsyncWorker {
+ public:
+  using Work = std::function<void()>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+
+  TaskWorker(Napi::Env env, const char* name, Work work, Done done)
+      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+        done_(std::move(done)) {}
+
+  Napi::Promise Start() {
+    Napi::Promise p = deferred_.Promise();
+    Queue();  // the worker deletes itself after OnOK/OnError
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      work_();
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown engine error");
+    }
+  }
+  void OnOK() override { deferred_.Resolve(done_(Env())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(engine_error(Env(), e.Message())); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Done done_;
+};
+
+// ---- cancel token ----------------------------------------------------------------------------------------------
+
+class CancelToken : public Napi::ObjectWrap<CancelToken> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "CancelToken",
+                       {InstanceMethod<&CancelToken::Cancel>("cancel"),
+                        InstanceAccessor<&CancelToken::Cancelled>("cancelled")});
+  }
+  explicit CancelToken(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<CancelToken>(info), flag_(std::make_shared<std::atomic<bool>>(false)) {}
+  std::shared_ptr<std::atomic<bool>> flag() const { return flag_; }
+
+ private:
+  Napi::Value Cancel(const Napi::CallbackInfo& info) {
+    flag_->store(true);
+    return info.Env().Undefined();
+  }
+  Napi::Value Cancelled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), flag_->load()); }
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+
+struct AddonData {
+  Napi::FunctionReference cancel_token_ctor;
+};
+
+// ---- training ----------------------------------------------------------------------------------------------------
+
+// Settles the train promise. With a progress callback it is settled by the ThreadSafeFunction's finalizer, which
+// runs only after every queued progress call was delivered, so no progress report arrives after the promise.
+struct TrainCompletion {
+  Napi::Promise::Deferred deferred;
+  Napi::Reference<Napi::Value> value;
+  bool ok = false;
+  Napi::Reference<Napi::Value> callback_error;  // a throw from the progress callback (the run was cancelled)
+  std::shared_ptr<std::atomic<bool>> cancel;
+
+  void settle() {
+    if (!callback_error.IsEmpty()) {
+      deferred.Reject(callback_error.Value());
+    } else if (ok) {
+      deferred.Resolve(value.Value());
+    } else {
+      deferred.Reject(value.Value());
+    }
+  }
+};
+
+struct ProgressCall {
+  tk::Progress progress;
+  TrainCompletion* completion;
+};
+
+void deliver_progress(Napi::Env env, Napi::Function fn, ProgressCall* call) {
+  std::unique_ptr<ProgressCall> own(call);
+  if (env == nullptr || fn == nullptr) return;  // the environment is shutting down
+  TrainCompletion* c = own->completion;
+  if (!c->callback_error.IsEmpty()) return;
+  try {
+    fn.Call({progress_to_js(env, own->progress)});
+  } catch (const Napi::Error& e) {
+    // A throwing progress callback stops the run (the engine leaves a checkpoint) and rejects with that error.
+    c->callback_error = Napi::Persistent(Napi::Value(e.Value()));
+    c->cancel->store(true);
+  }
+}
+
+class TrainWorker : public Napi::AsyncWorker {
+ public:
+  TrainWorker(Napi::Env env, tk::TrainOptions opt, std::shared_ptr<std::atomic<bool>> cancel, Napi::Value on_progress)
+      : Napi::AsyncWorker(env, "tunekit.train"), opt_(std::move(opt)), cancel_(std::move(cancel)) {
+    completion_ = new TrainCompletion{Napi::Promise::Deferred::New(env), {}, false, {}, cancel_};
+    if (on_progress.IsFunction()) {
+      tsfn_ = Napi::ThreadSafeFunction::New(
+          env, on_progress.As<Napi::Function>(), "tunekit.train.progress", 0, 1, completion_,
+          [](Napi::Env, void*, TrainCompletion* c) {
+            c->settle();
+            delete c;
+          },
+          static_cast<void*>(nullptr));
+      has_tsfn_ = true;
+    }
+  }
+
+  Napi::Promise Start() {
+    Napi::Promise p = completion_->deferred.Promise();
+    Queue();
+    return p;
+  }
+
+ protected:
+  void Execute() override {
+    try {
+      auto report = [this](const tk::Progress& p) {
+        if (has_tsfn_) tsfn_.NonBlockingCall(new ProgressCall{p, completion_}, deliver_progress);
+      };
+      result_ = tk::train(opt_, report, cancel_.get());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("unknown engine error");
+    }
+  }
+
+  void OnOK() override {
+    completion_->value = Napi::Persistent(Napi::Value(train_result_to_js(Env(), result_)));
+    completion_->ok = true;
+    finish();
+  }
+
+  void OnError(const Napi::Error& e) override {
+    completion_->value = Napi::Persistent(engine_error(Env(), e.Message()));
+    completion_->ok = false;
+    finish();
+  }
+
+ private:
+  void finish() {
+    if (has_tsfn_) {
+      tsfn_.Release();  // the finalizer settles the promise after the queued progress calls
+    } else {
+      completion_->settle();
+      delete completion_;
+    }
+  }
+
+  tk::TrainOptions opt_;
+  std::shared_ptr<std::atomic<bool>> cancel_;
+  TrainCompletion* completion_ = nullptr;
+  Napi::ThreadSafeFunction tsfn_;
+  bool has_tsfn_ = false;
+  tk::TrainResult result_;
+};
+
+Napi::Value Train(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    tk::TrainOptions opt = train_options_from_js(info[0]);
+    if (!info[1].IsUndefined() && !info[1].IsNull() && !info[1].IsFunction()) {
+      throw Napi::TypeError::New(env, "onProgress must be a function");
+    }
+    std::shared_ptr<std::atomic<bool>> cancel;
+    if (info[2].IsUndefined() || info[2].IsNull()) {
+      cancel = std::make_shared<std::atomic<bool>>(false);
+    } else {
+      AddonData* data = env.GetInstanceData<AddonData>();
+      if (!info[2].IsObject() || !info[2].As<Napi::Object>().InstanceOf(data->cancel_token_ctor.Value())) {
+        throw Napi::TypeError::New(env, "cancelToken must be a CancelToken");
+      }
+      cancel = CancelToken::Unwrap(info[2].As<Napi::Object>())->flag();
+    }
+    auto* worker = new TrainWorker(env, std::move(opt), cancel, info[1]);
+    return worker->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+// ---- evaluation, logits, inspection ------------------------------------------------------------------------------
+
+Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    OptionReader r(info[0], "options");
+    std::string model_dir = r.string("modelDir", true);
+    std::string adapter_dir = r.string("adapterDir", false);
+    std::string tokens = r.string("tokensPath", true);
+    int max_seq_len = r.integer("maxSeqLen", 1024, 1);
+    int threads = r.integer("threads", 0, 0);
+    r.finish();
+    auto result = std::make_shared<tk::EvalResult>();
+    auto* w = new TaskWorker(
+        env, "tunekit.evaluate",
+        [=] { *result = tk::evaluate(model_dir, adapter_dir, tokens, max_seq_len, threads); },
+        [=](Napi::Env e) -> Napi::Value { return eval_result_to_js(e, *result); });
+    return w->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value Logits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    OptionReader r(info[0], "options");
+    std::string model_dir = r.string("modelDir", true);
+    std::string adapter_dir = r.string("adapterDir", false);
+    auto ids = std::make_shared<std::vector<int32_t>>(r.int32s("ids"));
+    int threads = r.integer("threads", 0, 0);
+    r.finish();
+    if (ids->empty()) throw Napi::TypeError::New(env, "options.ids must not be empty");
+    auto out = std::make_shared<std::vector<float>>();
+    auto* w = new TaskWorker(
+        env, "tunekit.logits", [=] { *out = tk::logits(model_dir, adapter_dir, *ids, threads); },
+        [=](Napi::Env e) -> Napi::Value {
+          Napi::Float32Array arr = Napi::Float32Array::New(e, out->size());
+          std::copy(out->begin(), out->end(), arr.Data());
+          Napi::Object o = Napi::Object::New(e);
+          o.Set("logits", arr);
+          o.Set("rows", double(ids->size()));
+          o.Set("cols", double(out->size() / ids->size()));
+          return o;
+        });
+    return w->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+std::string string_arg(const Napi::CallbackInfo& info, const char* name) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(name) + " must be a string");
+  return info[0].As<Napi::String>().Utf8Value();
+}
+
+Napi::Value LoadConfig(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    std::string dir = string_arg(info, "modelDir");
+    auto text = std::make_shared<std::string>();
+    auto* w = new TaskWorker(
+        env, "tunekit.loadConfig", [=] { *text = tk::config_to_json(tk::load_config(dir)); },
+        [=](Napi::Env e) -> Napi::Value { return Napi::String::New(e, *text); });
+    return w->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    std::string path = string_arg(info, "path");
+    auto text = std::make_shared<std::string>();
+    auto* w = new TaskWorker(
+        env, "tunekit.inspectSafetensors",
+        [=] {
+          tk::SafetensorsReader reader(path);
+          tk::json::Value meta(tk::json::Object{});
+          for (const auto& [k, v] : reader.metadata()) meta.set(k, v);
+          tk::json::Array tensors;
+          for (const std::string& name : reader.names()) {
+            const tk::StTensorInfo& t = reader.info(name);
+            tk::json::Array shape;
+            for (int64_t d : t.shape) shape.emplace_back(d);
+            tk::json::Value o(tk::json::Object{});
+            o.set("name", name);
+            o.set("dtype", tk::dtype_name(t.dtype));
+            o.set("shape", shape);
+            o.set("dataOffsets", tk::json::Array{tk::json::Value(t.begin), tk::json::Value(t.end)});
+            tensors.push_back(o);
+          }
+          tk::json::Value root(tk::json::Object{});
+          root.set("metadata", meta);
+          root.set("tensors", tensors);
+          *text = tk::json::dump(root);
+        },
+        [=](Napi::Env e) -> Napi::Value { return Napi::String::New(e, *text); });
+    return w->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value InitModel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  try {
+    OptionReader r(info[0], "options");
+    std::string out_dir = r.string("outDir", true);
+    std::string config = r.string("config", true);
+    uint64_t seed = r.uint64("seed", 0);
+    double init_std = r.number("initStd", 0.02);
+    std::string tokenizer_from = r.string("copyTokenizerFrom", false);
+    r.finish();
+    auto* w = new TaskWorker(
+        env, "tunekit.initModel",
+        [=] {
+          tk::ModelWeights weights;
+          tk::allocate_weights(weights, tk::parse_config_json(config, "initModel config"));
+          tk::init_model_weights(weights, seed, float(init_std));
+          tk::save_model(weights, out_dir, tokenizer_from);
+        },
+        [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
+    return w->Start();
+  } catch (const Napi::Error& e) {
+    return rejected(env, e);
+  }
+}
+
+Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+#ifdef TUNEKIT_HAVE_AVX2
+  o.Set("avx2", true);
+#else
+  o.Set("avx2", false);
+#endif
+#ifdef TUNEKIT_HAVE_CBLAS
+  o.Set("cblas", true);
+#else
+  o.Set("cblas", false);
+#endif
+  return o;
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = CancelToken::Define(env);
+  auto* data = new AddonData{Napi::Persistent(ctor)};
+  env.SetInstanceData<AddonData>(data);
+  exports.Set("CancelToken", ctor);
+  exports.Set("train", Napi::Function::New<Train>(env, "train"));
+  exports.Set("evaluate", Napi::Function::New<Evaluate>(env, "evaluate"));
+  exports.Set("logits", Napi::Function::New<Logits>(env, "logits"));
+  exports.Set("loadConfig", Napi::Function::New<LoadConfig>(env, "loadConfig"));
+  exports.Set("inspectSafetensors", Napi::Function::New<InspectSafetensors>(env, "inspectSafetensors"));
+  exports.Set("initModel", Napi::Function::New<InitModel>(env, "initModel"));
+  exports.Set("engineInfo", Napi::Function::New<EngineInfo>(env, "engineInfo"));
+  return exports;
+}
+
+}  // namespace tkaddon
+
+static Napi::Object InitTunekit(Napi::Env env, Napi::Object exports) { return tkaddon::Init(env, exports); }
+
+NODE_API_MODULE(tunekit, InitTunekit)

@@ -35,6 +35,8 @@ export interface TrainOptions {
   validTokens?: string;
   full?: boolean;
   lora?: LoraOptions;
+  /** Start from this PEFT adapter (its r/alpha/targets replace `lora`) instead of PEFT's init. */
+  initAdapterDir?: string;
   batchSize?: number;
   gradAccumSteps?: number;
   nEpochs?: number;

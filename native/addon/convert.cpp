@@ -126,6 +126,7 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
   o.train_tokens = r.string("trainTokens", true);
   o.valid_tokens = r.string("validTokens", false);
   o.full = r.boolean("full", o.full);
+  o.init_adapter_dir = r.string("initAdapterDir", false);
   Napi::Value lora = r.raw("lora");
   if (!lora.IsUndefined()) {
     OptionReader l(lora, "options.lora");

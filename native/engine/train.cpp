@@ -175,7 +175,7 @@ uint64_t run_fingerprint(const TrainOptions& o, const TokenFile& tf) {
        "|" + std::to_string(o.max_seq_len) + "|" + std::to_string(o.packing) + "|" + std::to_string(o.learning_rate) +
        "|" + o.lr_scheduler + "|" + std::to_string(o.warmup_ratio) + "|" + std::to_string(o.weight_decay) + "|" +
        std::to_string(o.max_grad_norm) + "|" + std::to_string(o.adam_beta1) + "|" + std::to_string(o.adam_beta2) +
-       "|" + std::to_string(o.adam_eps) + "|" + std::to_string(o.seed);
+       "|" + std::to_string(o.adam_eps) + "|" + std::to_string(o.seed) + "|" + o.init_adapter_dir;
   uint64_t h = fnv1a(s.data(), s.size());
   h = fnv1a(tf.offsets.data(), tf.offsets.size() * 8, h);
   h = fnv1a(tf.ids.data(), tf.ids.size() * 4, h);
@@ -310,8 +310,12 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     for (const TensorSpec& s : param_tensors(c))  // HF Trainer: no decay on biases and norm weights (1-D tensors)
       if (s.shape.size() == 1) std::fill(decay_mask.begin() + s.offset, decay_mask.begin() + s.offset + s.shape[0], 0);
   } else {
-    allocate_lora(lora, c, o.lora);
-    init_lora_peft(lora, o.seed);
+    if (o.init_adapter_dir.empty()) {
+      allocate_lora(lora, c, o.lora);
+      init_lora_peft(lora, o.seed);
+    } else {
+      lora = load_peft_adapter(o.init_adapter_dir, c);
+    }
     glora.assign(lora.size(), 0.0f);
     grads.lora = lora_views(lora, glora.data());
     params = lora.data.data();

@@ -24,6 +24,8 @@ struct TrainOptions {
 
   bool full = false;  // full fine-tuning of every weight instead of LoRA
   LoraConfig lora;    // r, alpha, dropout, use_rslora, targets (ignored when full)
+  std::string init_adapter_dir;  // start from this PEFT adapter (its r/alpha/targets replace `lora`) instead of
+                                 // the PEFT init; "" = PEFT init from `seed`
 
   int batch_size = 8;          // sequences per micro-batch
   int grad_accum_steps = 1;    // micro-batches per optimizer step

@@ -19,7 +19,7 @@ Inputs
              position 0: .npy of shape [sum T_i, V] (examples concatenated along positions) or [T, V];
              .safetensors with keys logits.<i> (or a single tensor [sum T_i, V]); .bin = raw little-endian float32,
              sum(T_i) * V values, nothing else.
-  --base-only  compare against the base model without the adapter (--adapter omitted)
+  Without --adapter the base model's logits are used (e.g. for a full fine-tuning output folder from the engine).
 
 What it checks
   1. The adapter folder loads with PeftModel.from_pretrained, and every lora_A/lora_B tensor in
@@ -190,6 +190,12 @@ def main():
                     for v in m.scaling.values()}
         print(f"  PEFT scaling per module: {sorted(scalings)}")
         ref = logits_of(pm, seqs)
+        with pm.disable_adapter():
+            plain = logits_of(pm, seqs)
+        effect = max(max_rel(a, b) for a, b in zip(ref, plain))
+        print(f"  adapter effect on the logits (max-norm relative vs base): {effect:.3e}")
+        if effect == 0:
+            print("  warning: the adapter does not change the logits (all lora_B zero?): the comparison proves little")
         merged = pm.merge_and_unload()
         mer = logits_of(merged, seqs)
         mr = max(max_rel(a, b) for a, b in zip(mer, ref))

@@ -1,0 +1,425 @@
+import type { Tunekit } from '../../../client';
+import type { APIPromise } from '../../../core/api-promise';
+import { CursorPage, type CursorPageParams, type PagePromise } from '../../../core/pagination';
+import { APIResource } from '../../../core/resource';
+import { type ReconnectingStreamOptions, reconnectingEventStream } from '../../../internal/event-stream';
+import { path } from '../../../internal/path';
+import type { RequestOptions } from '../../../internal/request-options';
+import { sleep } from '../../../internal/sleep';
+import { Checkpoints } from './checkpoints';
+
+/** Job states that never change again. */
+export const TERMINAL_JOB_STATUSES: readonly FineTuningJob['status'][] = ['succeeded', 'failed', 'cancelled'];
+
+export class Jobs extends APIResource {
+  checkpoints: Checkpoints;
+
+  constructor(client: Tunekit) {
+    super(client);
+    this.checkpoints = new Checkpoints(client);
+  }
+
+  /**
+   * Creates a fine-tuning job. It starts in `validating_files`; data problems fail the job later.
+   * @example
+   * const job = await client.fineTuning.jobs.create({ model: 'tiny-llama', training_file: 'file-abc' });
+   */
+  create(body: JobCreateParams, options?: RequestOptions): APIPromise<FineTuningJob> {
+    return this._client.post('/fine_tuning/jobs', { body, ...options });
+  }
+
+  /**
+   * Returns a job.
+   * @example
+   * const job = await client.fineTuning.jobs.retrieve('ftjob-abc');
+   */
+  retrieve(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    return this._client.get(path`/fine_tuning/jobs/${fineTuningJobId}`, options);
+  }
+
+  /**
+   * Lists jobs, newest first; `metadata` filters by key/value (`metadata[k]=v`).
+   * @example
+   * for await (const job of client.fineTuning.jobs.list({ metadata: { team: 'nlp' } })) console.log(job.id);
+   */
+  list(query: JobListParams = {}, options?: RequestOptions): PagePromise<FineTuningJobsPage, FineTuningJob> {
+    return this._client.getAPIList('/fine_tuning/jobs', CursorPage<FineTuningJob>, { query, ...options });
+  }
+
+  /**
+   * Cancels a job that has not finished.
+   * @example
+   * const job = await client.fineTuning.jobs.cancel('ftjob-abc');
+   */
+  cancel(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/cancel`, options);
+  }
+
+  /**
+   * Pauses a running job (it keeps its progress).
+   * @example
+   * const job = await client.fineTuning.jobs.pause('ftjob-abc');
+   */
+  pause(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/pause`, options);
+  }
+
+  /**
+   * Resumes a paused job.
+   * @example
+   * const job = await client.fineTuning.jobs.resume('ftjob-abc');
+   */
+  resume(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/resume`, options);
+  }
+
+  /**
+   * Lists a job's events, newest first.
+   * @example
+   * const page = await client.fineTuning.jobs.listEvents('ftjob-abc', { limit: 50 });
+   */
+  listEvents(
+    fineTuningJobId: string,
+    query: JobListEventsParams = {},
+    options?: RequestOptions,
+  ): PagePromise<FineTuningJobEventsPage, FineTuningJobEvent> {
+    return this._client.getAPIList(
+      path`/fine_tuning/jobs/${fineTuningJobId}/events`,
+      CursorPage<FineTuningJobEvent>,
+      {
+        query,
+        ...options,
+      },
+    );
+  }
+
+  /**
+   * Follows a job's events live (server-sent events, oldest first). Reconnects with `Last-Event-ID` when the
+   * connection drops and ends once the job has succeeded, failed or been cancelled.
+   * @example
+   * for await (const event of client.fineTuning.jobs.streamEvents('ftjob-abc')) console.log(event.message);
+   */
+  streamEvents(
+    fineTuningJobId: string,
+    options: JobStreamEventsOptions = {},
+  ): AsyncGenerator<FineTuningJobEvent, void, undefined> {
+    return reconnectingEventStream(this._client, path`/fine_tuning/jobs/${fineTuningJobId}/events`, options);
+  }
+
+  /**
+   * Waits for a job to finish: streams its events (calling `onEvent` for each), then resolves with the
+   * finished job. A job that failed or was cancelled resolves too (check `job.status` and `job.error`);
+   * only a request error or the `signal` rejects. When the server cannot stream events, it polls the job
+   * every `pollInterval` milliseconds instead.
+   * @example
+   * const job = await client.fineTuning.jobs.wait(created.id, { onEvent: (e) => console.log(e.message) });
+   * if (job.status !== 'succeeded') console.error(job.error);
+   */
+  async wait(fineTuningJobId: string, options: JobWaitOptions = {}): Promise<FineTuningJob> {
+    const { onEvent, pollInterval = 5000, ...streamOptions } = options;
+    try {
+      for await (const event of this.streamEvents(fineTuningJobId, streamOptions)) onEvent?.(event);
+    } catch (err) {
+      if (!isStreamingUnsupported(err)) throw err;
+    }
+    for (;;) {
+      const job = await this.retrieve(fineTuningJobId, { signal: options.signal ?? null });
+      if (TERMINAL_JOB_STATUSES.includes(job.status)) return job;
+      await sleep(pollInterval, options.signal);
+    }
+  }
+}
+
+function isStreamingUnsupported(err: unknown): boolean {
+  return err instanceof Error && err.message.startsWith('Expected a text/event-stream response');
+}
+
+export type FineTuningJobsPage = CursorPage<FineTuningJob>;
+export type FineTuningJobEventsPage = CursorPage<FineTuningJobEvent>;
+
+/** `"auto"` lets the server choose the value. */
+export type Auto = 'auto';
+
+/** A fine-tuning job (`object: "fine_tuning.job"`). */
+export interface FineTuningJob {
+  /** `ftjob-…` */
+  id: string;
+  object: 'fine_tuning.job';
+  /** Unix seconds. */
+  created_at: number;
+  /** Why the job failed; null unless it did. */
+  error: FineTuningJobError | null;
+  /** `ft:{base}:{org}:{suffix}:{id}` once the job succeeded, else null. */
+  fine_tuned_model: string | null;
+  /** Unix seconds; null until the job finished. */
+  finished_at: number | null;
+  /** `"auto"` values until resolved, then numbers; null for some methods. */
+  hyperparameters: FineTuningJobHyperparameters | null;
+  /** The base model. */
+  model: string;
+  organization_id: string;
+  /** Result files (CSV metrics), empty until done. */
+  result_files: string[];
+  seed: number;
+  status: FineTuningJobStatus;
+  /** Billable tokens once succeeded. */
+  trained_tokens: number | null;
+  training_file: string;
+  validation_file: string | null;
+  /** Unix seconds; null when not running. */
+  estimated_finish?: number | null;
+  integrations?: FineTuningJobWandbIntegration[] | null;
+  metadata?: Metadata | null;
+  method?: FineTuningMethod;
+  user_provided_suffix?: string | null;
+  /** tunekit extension: LoRA or full fine-tuning. */
+  training_type?: TrainingType | null;
+  /** tunekit extension: checkpoints saved over the run. */
+  n_checkpoints?: number;
+}
+
+/** `validating_files → queued → running → succeeded | failed | cancelled`, plus `paused`. */
+export type FineTuningJobStatus =
+  | 'validating_files'
+  | 'queued'
+  | 'running'
+  | 'paused'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
+
+export interface FineTuningJobError {
+  /** e.g. `invalid_n_examples`, `invalid_training_file`. */
+  code: string;
+  message: string;
+  /** The parameter at fault, e.g. `training_file`. */
+  param: string | null;
+}
+
+/** Up to 16 string pairs; keys ≤ 64 characters, values ≤ 512. */
+export type Metadata = Record<string, string>;
+
+export interface FineTuningJobHyperparameters {
+  /** 1..256 */
+  batch_size?: Auto | number;
+  /** > 0 */
+  learning_rate_multiplier?: Auto | number;
+  /** 1..50 */
+  n_epochs?: Auto | number;
+}
+
+/** Supervised hyperparameters: OpenAI's three plus tunekit extensions. */
+export interface SupervisedHyperparameters extends FineTuningJobHyperparameters {
+  /** tunekit: absolute peak learning rate (replaces base × multiplier). */
+  learning_rate?: number;
+  /** tunekit: decay after warmup. */
+  lr_scheduler?: 'linear' | 'cosine';
+  /** tunekit: fraction of steps spent warming up, 0..1. */
+  warmup_ratio?: number;
+  /** tunekit: AdamW weight decay. */
+  weight_decay?: number;
+  /** tunekit: global gradient-norm clip; 0 disables. */
+  max_grad_norm?: number;
+  /** tunekit: tokens per training sequence. */
+  max_seq_length?: number;
+  /** tunekit: pack short examples into one sequence. */
+  packing?: boolean;
+}
+
+export interface DpoHyperparameters extends FineTuningJobHyperparameters {
+  /** (0, 2] */
+  beta?: Auto | number;
+}
+
+export interface ReinforcementHyperparameters extends FineTuningJobHyperparameters {
+  compute_multiplier?: Auto | number;
+  eval_interval?: Auto | number;
+  eval_samples?: Auto | number;
+  reasoning_effort?: 'default' | 'low' | 'medium' | 'high';
+}
+
+/** The training method; the key named by `type` carries its settings. */
+export interface FineTuningMethod {
+  type: 'supervised' | 'dpo' | 'reinforcement';
+  supervised?: { hyperparameters?: SupervisedHyperparameters };
+  dpo?: { hyperparameters?: DpoHyperparameters };
+  reinforcement?: {
+    grader: Grader;
+    hyperparameters?: ReinforcementHyperparameters;
+    response_format?: Record<string, unknown> | null;
+  };
+}
+
+/** How a reinforcement job scores a sample. */
+export type Grader =
+  | StringCheckGrader
+  | TextSimilarityGrader
+  | PythonGrader
+  | ScoreModelGrader
+  | LabelModelGrader
+  | MultiGrader;
+
+export interface StringCheckGrader {
+  type: 'string_check';
+  name: string;
+  input: string;
+  reference: string;
+  operation: 'eq' | 'ne' | 'like' | 'ilike';
+}
+
+export interface TextSimilarityGrader {
+  type: 'text_similarity';
+  name: string;
+  input: string;
+  reference: string;
+  evaluation_metric:
+    | 'cosine'
+    | 'fuzzy_match'
+    | 'bleu'
+    | 'gleu'
+    | 'meteor'
+    | 'rouge_1'
+    | 'rouge_2'
+    | 'rouge_3'
+    | 'rouge_4'
+    | 'rouge_5'
+    | 'rouge_l';
+}
+
+export interface PythonGrader {
+  type: 'python';
+  name: string;
+  source: string;
+  image_tag?: string;
+}
+
+export type GraderContentItem =
+  | { type: 'input_text'; text: string }
+  | { type: 'output_text'; text: string }
+  | { type: 'input_image'; image_url: string; detail?: string }
+  | { type: 'input_audio'; input_audio: { data: string; format: 'mp3' | 'wav' } };
+
+export interface GraderMessage {
+  role: 'user' | 'assistant' | 'system' | 'developer';
+  content: string | GraderContentItem | Array<string | GraderContentItem>;
+  type?: 'message';
+}
+
+export interface ScoreModelGrader {
+  type: 'score_model';
+  name: string;
+  model: string;
+  input: GraderMessage[];
+  range?: number[];
+  sampling_params?: {
+    max_completions_tokens?: number | null;
+    reasoning_effort?: 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max' | null;
+    seed?: number | null;
+    temperature?: number | null;
+    top_p?: number | null;
+  };
+}
+
+export interface LabelModelGrader {
+  type: 'label_model';
+  name: string;
+  model: string;
+  input: GraderMessage[];
+  labels: string[];
+  passing_labels: string[];
+}
+
+export interface MultiGrader {
+  type: 'multi';
+  name: string;
+  graders: StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | LabelModelGrader;
+  calculate_output: string;
+}
+
+/** tunekit extension: LoRA (the default) or full fine-tuning, as Together has it. */
+export type TrainingType =
+  | {
+      type: 'lora';
+      /** Rank, 1..1024. */
+      r?: number;
+      /** Updates scale by alpha / r. */
+      alpha?: number;
+      /** Dropout on the LoRA input, [0, 1). */
+      dropout?: number;
+      /** Module names (`q_proj`...) or `all-linear`. */
+      target_modules?: 'all-linear' | string[];
+      /** Scale by alpha / sqrt(r). */
+      use_rslora?: boolean;
+    }
+  | { type: 'full' };
+
+export interface FineTuningJobWandbIntegration {
+  type: 'wandb';
+  wandb: { project: string; name?: string | null; entity?: string | null; tags?: string[] };
+}
+
+/** One event of a job (`object: "fine_tuning.job.event"`). */
+export interface FineTuningJobEvent {
+  /** `ftevent-…` */
+  id: string;
+  object: 'fine_tuning.job.event';
+  created_at: number;
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  type?: 'message' | 'metrics';
+  /** Metrics for `metrics` events; `{}` or null for messages. */
+  data?: FineTuningJobMetricsData | Record<string, unknown> | null;
+}
+
+/** The `data` of a `metrics` event: one training step. */
+export interface FineTuningJobMetricsData {
+  step: number;
+  train_loss: number;
+  total_steps: number;
+  train_mean_token_accuracy?: number;
+  valid_loss?: number;
+  valid_mean_token_accuracy?: number;
+  full_valid_loss?: number;
+  full_valid_mean_token_accuracy?: number;
+  /** tunekit: learning rate used for the step. */
+  learning_rate?: number;
+  /** tunekit: tokens trained on in the step. */
+  tokens?: number;
+}
+
+export interface JobCreateParams {
+  /** Base model, or a fine-tuned model to continue from. */
+  model: string;
+  /** Id of an uploaded JSONL file with purpose `fine-tune`. */
+  training_file: string;
+  validation_file?: string | null;
+  /** Up to 64 characters, placed in the model name. */
+  suffix?: string | null;
+  /** 0..2147483647; generated when omitted. */
+  seed?: number | null;
+  method?: FineTuningMethod;
+  /** Deprecated: use `method.supervised.hyperparameters`. */
+  hyperparameters?: FineTuningJobHyperparameters;
+  integrations?: FineTuningJobWandbIntegration[] | null;
+  metadata?: Metadata | null;
+  /** tunekit extension. */
+  training_type?: TrainingType | null;
+  /** tunekit extension: 1..100 checkpoints over the run. */
+  n_checkpoints?: number;
+}
+
+export interface JobListParams extends CursorPageParams {
+  /** `{k: v}` keeps jobs whose metadata has k = v; null keeps jobs without metadata. */
+  metadata?: Metadata | null;
+}
+
+export type JobListEventsParams = CursorPageParams;
+
+export interface JobStreamEventsOptions extends ReconnectingStreamOptions {}
+
+export interface JobWaitOptions extends JobStreamEventsOptions {
+  /** Called with each event as it arrives. */
+  onEvent?: (event: FineTuningJobEvent) => void;
+  /** Milliseconds between polls when the server cannot stream events. Default 5000. */
+  pollInterval?: number;
+}

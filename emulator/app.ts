@@ -95,9 +95,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
  */
 function installBodyParsers(app: FastifyInstance): void {
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
     const source = String(text);
-    if (source.trim() === '') return done(null, undefined);
+    // An unknown route answers 404 whatever its body holds.
+    if (source.trim() === '' || !isRouted(request)) return done(null, undefined);
     try {
       done(null, JSON.parse(source));
     } catch {
@@ -111,6 +112,10 @@ function installBodyParsers(app: FastifyInstance): void {
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, buffer, done) => {
     done(null, (buffer as Buffer).length === 0 ? undefined : new UnsupportedBody());
   });
+}
+
+function isRouted(request: FastifyRequest): boolean {
+  return request.routeOptions.url !== undefined;
 }
 
 /** A body in a media type no route reads. */

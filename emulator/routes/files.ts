@@ -12,7 +12,26 @@ import type { RouteHandler } from './context';
 /** How far into a fine-tune upload the JSONL sniff looks for the end of the first line. */
 const JSONL_SNIFF_BYTES = 8 * 1024 * 1024;
 
-export const createFile: RouteHandler<'createFile'> = async ({ request, caller, services }) => {
+export const createFile: RouteHandler<'createFile'> = async (context) => {
+  try {
+    return await storeUpload(context);
+  } catch (error) {
+    throw asMultipartError(error);
+  }
+};
+
+/**
+ * Errors of the multipart parser (busboy: no boundary, truncated or malformed parts) are the client's; they
+ * carry no status, so they are turned into a 400. Errors with a status pass through, and so do system errors
+ * of the store's disk writes (they carry a `syscall`), which are the server's.
+ */
+function asMultipartError(error: unknown): unknown {
+  if (!(error instanceof Error) || 'statusCode' in error || 'status' in error || 'syscall' in error)
+    return error;
+  return badRequest(`Malformed multipart/form-data body: ${error.message}.`, null, 'invalid_multipart');
+}
+
+async function storeUpload({ request, caller, services }: Parameters<RouteHandler<'createFile'>>[0]) {
   if (!request.isMultipart()) {
     throw badRequest(
       'Uploads must be multipart/form-data with a `file` part and a `purpose` field.',
@@ -47,7 +66,7 @@ export const createFile: RouteHandler<'createFile'> = async ({ request, caller, 
     },
   };
   return services.store.files.createFromUpload(caller!.projectId, upload);
-};
+}
 
 /** `evals` is accepted on upload but is not a purpose a file object carries; such files are user data. */
 function storedPurpose(purpose: FileCreateFields['purpose']): FilePurpose {

@@ -88,6 +88,7 @@ export async function startTestServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-server-'));
   const store = openStore(dataDir);
   const app = await buildApp({
+    logger: process.env.M2_LOG === '1',
     store,
     jobs: recordingJobs(store),
     models: testCatalog,

@@ -23,7 +23,7 @@ ajv.addSchema(doc as object, 'openapi');
 
 const templates = Object.keys(doc.paths).map((template) => ({
   template,
-  regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]+')}$`),
+  regex: new RegExp(`^${template.replace(/\{[^}]+\}/g, '[^/]*')}$`),
 }));
 
 function pointer(...segments: string[]): string {
@@ -31,8 +31,11 @@ function pointer(...segments: string[]): string {
 }
 
 /** The path template of openapi.yaml that a request path matches, or undefined. */
-export function findTemplate(method: string, path: string): string | undefined {
+export function findTemplate(method: string, rawPath: string): string | undefined {
   const m = method.toLowerCase();
+  // The server ignores one trailing slash, and a static path wins over a parameterised one.
+  const path = rawPath.length > 1 ? rawPath.replace(/\/$/, '') : rawPath;
+  if (doc.paths[path]?.[m]) return path;
   return templates.find((t) => t.regex.test(path) && doc.paths[t.template]?.[m])?.template;
 }
 

@@ -46,7 +46,8 @@ class Pool {
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_ = false;
-    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this] { worker_loop(); });
+    const uint64_t gen = generation_;  // captured now: a worker must not miss a job posted before it starts
+    for (int i = 0; i < n - 1; ++i) workers_.emplace_back([this, gen] { worker_loop(gen); });
   }
 
   void run(int n, const std::function<void(int)>& fn) {
@@ -85,8 +86,7 @@ class Pool {
     t_in_pool_task = false;
   }
 
-  void worker_loop() {
-    uint64_t seen = generation_;
+  void worker_loop(uint64_t seen) {
     for (;;) {
       {
         std::unique_lock<std::mutex> lk(mu_);

@@ -29,6 +29,16 @@ What it checks
      adapter_config.json: lora_alpha / r, or / sqrt(r) with use_rslora).
   3. Compare mode: max |engine - PEFT| per example and max-norm relative error max|diff| / max|PEFT| <= --tol.
 Exit status: 0 ok, 1 mismatch, 2 bad input.
+
+Getting engine logits through the addon (an .mts file run with `npx tsx`, after `npm run build:native`):
+    import { writeFileSync } from 'node:fs';
+    import { logits } from '<repo>/native/index.ts';
+    const parts = [];
+    for (const ids of examples) {   // the same sequences as --tokens, each run alone from position 0
+      const r = await logits({ modelDir, adapterDir, ids, threads: 1 });
+      parts.push(Buffer.from(r.logits.buffer, r.logits.byteOffset, r.logits.byteLength));
+    }
+    writeFileSync('engine_logits.bin', Buffer.concat(parts));   // then --engine-logits engine_logits.bin
 """
 
 import argparse

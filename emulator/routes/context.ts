@@ -3,8 +3,6 @@
  * project, and the services it may call. Handlers parse nothing themselves and do no I/O but through these.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { FineTuningJob } from '../contract/jobs';
-import type { Model } from '../contract/models';
 import type {
   OperationId,
   RouteBodyOf,
@@ -15,22 +13,14 @@ import type {
 } from '../contract/routes';
 import type { Caller } from '../http/auth';
 import type { Store } from '../store/index';
+import type { ModelRegistry } from '../worker/models';
+import type { Scheduler } from '../worker/scheduler';
 
-/** Job state changes that need the worker (a running trainer must be told). */
-export interface JobControl {
-  /** A new job was stored: start validating it when a worker is free. */
-  enqueue(jobId: string): void;
-  cancel(projectId: string, jobId: string): FineTuningJob;
-  pause(projectId: string, jobId: string): FineTuningJob;
-  resume(projectId: string, jobId: string): FineTuningJob;
-}
+/** What routes ask of the worker: job creation (with its synchronous checks) and state changes. */
+export type JobControl = Pick<Scheduler, 'createJob' | 'cancel' | 'pause' | 'resume'>;
 
-/** Base models the server can train: the built-in one, `--models-dir` folders and hosted-name stand-ins. */
-export interface ModelCatalog {
-  list(): Model[];
-  /** The base model of this name, or undefined. */
-  get(name: string): Model | undefined;
-}
+/** Every model a project can use (built-in, `--models-dir`, hosted-name stand-ins, its fine-tuned models). */
+export type ModelCatalog = Pick<ModelRegistry, 'list' | 'resolve'>;
 
 export interface Services {
   store: Store;

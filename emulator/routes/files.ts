@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
 import { DEFAULT_LIMIT, foldBracketQuery } from '../contract/common';
 import { type FileCreateFields, FileCreateFieldsSchema, type FilePurpose } from '../contract/files';
 import { badRequest, notFound } from '../http/errors';
@@ -26,8 +27,8 @@ export const createFile: RouteHandler<'createFile'> = async (context) => {
  * of the store's disk writes (they carry a `syscall`), which are the server's.
  */
 function asMultipartError(error: unknown): unknown {
-  if (!(error instanceof Error) || 'statusCode' in error || 'status' in error || 'syscall' in error)
-    return error;
+  if (!(error instanceof Error) || error instanceof z.ZodError) return error;
+  if ('statusCode' in error || 'status' in error || 'syscall' in error) return error;
   return badRequest(`Malformed multipart/form-data body: ${error.message}.`, null, 'invalid_multipart');
 }
 

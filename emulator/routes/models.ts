@@ -1,8 +1,7 @@
 /** Models: the catalog's base models plus the caller's fine-tuned models (final and checkpoint names). */
 import type { Model } from '../contract/models';
 import { EmulatorError } from '../store/errors';
-import type { FineTunedModelRecord } from '../store/index';
-import type { RouteHandler } from './context';
+import type { RouteContext, RouteHandler } from './context';
 
 function modelNotFound(model: string): EmulatorError {
   return new EmulatorError(
@@ -13,37 +12,45 @@ function modelNotFound(model: string): EmulatorError {
   );
 }
 
-function fineTunedModel(record: FineTunedModelRecord): Model {
-  return { id: record.id, object: 'model', created: record.created, owned_by: record.ownedBy };
-}
-
 export const listModels: RouteHandler<'listModels'> = ({ caller, services }) => ({
   object: 'list',
-  data: [...services.models.list(), ...services.store.models.list(caller!.projectId)],
+  data: services.models.list(caller!.projectId),
 });
 
-export const retrieveModel: RouteHandler<'retrieveModel'> = ({ caller, params, services }) => {
-  const base = services.models.get(params.model);
-  if (base) return base;
-  const record = services.store.models.find(caller!.projectId, params.model);
-  if (!record) throw modelNotFound(params.model);
-  return fineTunedModel(record);
+function findModel({
+  caller,
+  params,
+  services,
+}: Pick<RouteContext<'retrieveModel'>, 'caller' | 'params' | 'services'>) {
+  const projectId = caller!.projectId;
+  const resolved = services.models.resolve(projectId, params.model);
+  if (!resolved) throw modelNotFound(params.model);
+  return { resolved, record: services.store.models.find(projectId, params.model) };
+}
+
+export const retrieveModel: RouteHandler<'retrieveModel'> = (context) => {
+  const { params, caller, services } = context;
+  const { record } = findModel(context);
+  if (record) return { id: record.id, object: 'model', created: record.created, owned_by: record.ownedBy };
+  const listed = services.models.list(caller!.projectId).find((model) => model.id === params.model);
+  return listed ?? ({ id: params.model, object: 'model', created: 0, owned_by: 'system' } satisfies Model);
 };
 
-export const deleteModel: RouteHandler<'deleteModel'> = ({ caller, params, services }) => {
-  if (services.models.get(params.model)) {
+export const deleteModel: RouteHandler<'deleteModel'> = (context) => {
+  const { params, caller, services } = context;
+  const { resolved, record } = findModel(context);
+  if (resolved.kind !== 'fine-tuned' || !record) {
     throw new EmulatorError(
       403,
-      `You are not allowed to delete the base model '${params.model}'.`,
+      `You are not allowed to delete the base model '${params.model}'; only fine-tuned models can be deleted.`,
       'model',
       'permission_denied',
     );
   }
-  const record = services.store.models.find(caller!.projectId, params.model);
-  if (record && record.checkpointStep !== null) {
+  if (record.checkpointStep !== null) {
     throw new EmulatorError(
       403,
-      `'${params.model}' is a checkpoint; delete its fine-tuned model ${record.id.replace(/:ckpt-step-\d+$/, '')} instead.`,
+      `'${params.model}' is a checkpoint of job ${record.jobId}; delete the job's fine-tuned model instead.`,
       'model',
       'permission_denied',
     );

@@ -86,7 +86,16 @@ describe('models', () => {
     const { fineTunedModel } = await finishedJob(key);
     expect(fineTunedModel).toContain('::');
     const list = (await server.request('GET', '/v1/models', { key })).body as { data: Array<{ id: string }> };
-    expect(list.data.map((m) => m.id)).toEqual([TEST_MODEL, fineTunedModel]);
+    const ids = list.data.map((m) => m.id);
+    expect(ids).toContain(TEST_MODEL);
+    expect(ids).toContain('meta-llama/Llama-3.1-8B-Instruct');
+    expect(ids.at(-1)).toBe(fineTunedModel);
+    const hosted = await server.request(
+      'GET',
+      `/v1/models/${encodeURIComponent('meta-llama/Llama-3.1-8B-Instruct')}`,
+      { key },
+    );
+    expect(hosted.body).toMatchObject({ id: 'meta-llama/Llama-3.1-8B-Instruct', owned_by: 'system' });
     for (const path of [fineTunedModel, encodeURIComponent(fineTunedModel)]) {
       const model = await server.request('GET', `/v1/models/${path}`, { key });
       expect(model.status, path).toBe(200);

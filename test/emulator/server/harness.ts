@@ -2,68 +2,24 @@
  * Starts the emulator's HTTP server on an ephemeral port over a temporary data folder, and talks to it with
  * a fetch that checks every response against openapi.yaml.
  *
- * Server tests need no trainer: `recordingJobs` stands in for the worker (jobs stay where the test puts
- * them, and cancel/pause/resume are plain store transitions), and the test itself writes the events,
- * checkpoints and adapters a worker would write. The end-to-end tests (test/e2e) run the real worker.
+ * Server tests need no trainer: the real scheduler is built but not started, so jobs stay where the test
+ * puts them, and the test itself writes the events, checkpoints and adapters a worker would write. The
+ * end-to-end tests (test/e2e) run the worker and the engine.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../../emulator/app';
-import type { FineTuningJob, FineTuningJobStatus } from '../../../emulator/contract/jobs';
-import type { Model } from '../../../emulator/contract/models';
-import type { JobControl, ModelCatalog } from '../../../emulator/routes/context';
-import { EmulatorError } from '../../../emulator/store/errors';
 import { openStore, type Store } from '../../../emulator/store/index';
+import { BUILTIN_MODEL, ModelRegistry } from '../../../emulator/worker/models';
+import { Scheduler } from '../../../emulator/worker/scheduler';
+import { builtinModelDir } from '../../../native/index';
 import { validatingFetch } from './openapi-validator';
 
-export const TEST_MODEL = 'tunekit-test-base';
+export const TEST_MODEL = BUILTIN_MODEL;
 
 export const checkedFetch = validatingFetch();
-
-/** A catalog with one base model, as the real ModelRegistry would list the built-in one. */
-export const testCatalog: ModelCatalog = {
-  list: () => [testModel()],
-  get: (name) => (name === TEST_MODEL ? testModel() : undefined),
-};
-
-function testModel(): Model {
-  return { id: TEST_MODEL, object: 'model', created: 1_700_000_000, owned_by: 'system' };
-}
-
-/** The worker's part of cancel/pause/resume, without a trainer: the status changes with its event. */
-export function recordingJobs(store: Store): JobControl & { enqueued: string[] } {
-  const change = (
-    projectId: string,
-    jobId: string,
-    from: FineTuningJobStatus[],
-    to: FineTuningJobStatus,
-    verb: string,
-  ): FineTuningJob => {
-    const job = store.jobs.get(projectId, jobId);
-    if (!job) throw new EmulatorError(404, `No such FineTuningJob object: ${jobId}`, 'fine_tuning_job_id');
-    const record = store.jobs.transition(jobId, {
-      from,
-      to,
-      events: [{ message: `Job ${to}` }],
-      ...(to === 'cancelled' ? { patch: { finished_at: Math.floor(Date.now() / 1000) } } : {}),
-    });
-    if (!record) throw new EmulatorError(400, `Cannot ${verb} a job whose status is ${job.status}.`, null);
-    return record.job;
-  };
-  const enqueued: string[] = [];
-  return {
-    enqueued,
-    enqueue: (jobId) => {
-      enqueued.push(jobId);
-    },
-    cancel: (p, j) =>
-      change(p, j, ['validating_files', 'queued', 'running', 'paused'], 'cancelled', 'cancel'),
-    pause: (p, j) => change(p, j, ['validating_files', 'queued', 'running'], 'paused', 'pause'),
-    resume: (p, j) => change(p, j, ['paused'], 'queued', 'resume'),
-  };
-}
 
 export interface TestServer {
   app: FastifyInstance;
@@ -87,11 +43,12 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-server-'));
   const store = openStore(dataDir);
+  const models = new ModelRegistry({ store, builtinDir: builtinModelDir() });
   const app = await buildApp({
     logger: process.env.M2_LOG === '1',
     store,
-    jobs: recordingJobs(store),
-    models: testCatalog,
+    jobs: new Scheduler({ store, models }),
+    models,
     apiKeys: options.apiKeys ?? null,
     maxUploadBytes: options.maxUploadBytes,
     heartbeatMs: options.heartbeatMs,
@@ -143,6 +100,15 @@ export function chatJsonl(n: number): string {
     })}\n`;
   }
   return out;
+}
+
+/** Moves a new job to `queued`, as the worker does once its files are valid. */
+export function markValidated(server: TestServer, jobId: string): void {
+  server.store.jobs.transition(jobId, {
+    from: ['validating_files'],
+    to: 'queued',
+    events: [{ message: 'Files validated, moving job to queued state' }],
+  });
 }
 
 /** Uploads `content` as a fine-tune file for `key` and returns the file object. */

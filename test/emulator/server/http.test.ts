@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readApiKeysFile } from '../../../emulator/http/auth';
-import { chatJsonl, startTestServer, TEST_MODEL, type TestServer, uploadFile } from './harness';
+import {
+  chatJsonl,
+  markValidated,
+  startTestServer,
+  TEST_MODEL,
+  type TestServer,
+  uploadFile,
+} from './harness';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -26,7 +33,10 @@ describe('authentication', () => {
   });
 
   it('answers 401 invalid_api_key without a Bearer key', async () => {
-    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }]) {
+    for (const headers of [{}, { authorization: 'Basic abc' }, { authorization: 'Bearer ' }] as Record<
+      string,
+      string
+    >[]) {
       const response = await server.request('GET', '/v1/files', { key: null, headers });
       expect(response.status).toBe(401);
       expect(errorOf(response.body).code).toBe('invalid_api_key');
@@ -130,6 +140,7 @@ describe('bad requests', () => {
       json: { model: TEST_MODEL, training_file: file.id },
     });
     const id = (created.body as { id: string }).id;
+    markValidated(server, id);
     const paused = await server.request('POST', `/v1/fine_tuning/jobs/${id}/pause`);
     expect(paused.status).toBe(200);
     expect(paused.body).toMatchObject({ status: 'paused' });
@@ -145,6 +156,9 @@ describe('bad requests', () => {
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled' });
     const again = await server.request('POST', `/v1/fine_tuning/jobs/${id}/cancel`);
-    expect(again.status).toBe(400);
+    expect(again.body).toMatchObject({ status: 'cancelled' });
+    const pauseCancelled = await server.request('POST', `/v1/fine_tuning/jobs/${id}/pause`);
+    expect(pauseCancelled.status).toBe(400);
+    expect(pauseCancelled.body).toMatchObject({ error: { param: 'fine_tuning_job_id' } });
   });
 });

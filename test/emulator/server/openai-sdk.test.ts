@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import OpenAI, { NotFoundError, toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFinishedArtifacts } from './fixtures';
-import { chatJsonl, checkedFetch, startTestServer, TEST_MODEL, type TestServer } from './harness';
+import {
+  chatJsonl,
+  checkedFetch,
+  markValidated,
+  startTestServer,
+  TEST_MODEL,
+  type TestServer,
+} from './harness';
 
 let server: TestServer;
 let workDir: string;
@@ -78,6 +85,7 @@ describe('official openai SDK', () => {
     expect(all).toEqual([...created].reverse());
 
     const id = created[0]!;
+    markValidated(server, id);
     expect((await openai.fineTuning.jobs.retrieve(id)).id).toBe(id);
     expect((await openai.fineTuning.jobs.pause(id)).status).toBe('paused');
     expect((await openai.fineTuning.jobs.resume(id)).status).toBe('queued');
@@ -125,7 +133,10 @@ describe('official openai SDK', () => {
     const { fineTunedModel } = addFinishedArtifacts(server.store, key, job.id, TEST_MODEL);
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
-    expect(ids).toEqual([TEST_MODEL, fineTunedModel]);
+    expect(ids).toContain(TEST_MODEL);
+    expect(ids).toContain('gpt-4o-mini-2024-07-18');
+    expect(ids.at(-1)).toBe(fineTunedModel);
+    expect((await openai.models.retrieve('gpt-4o-mini-2024-07-18')).owned_by).toBe('system');
     expect((await openai.models.retrieve(fineTunedModel)).owned_by).toBe('tunekit');
     expect(await openai.models.delete(fineTunedModel)).toEqual({
       id: fineTunedModel,

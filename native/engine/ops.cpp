@@ -138,7 +138,6 @@ void parallel_for(int n, const std::function<void(int)>& fn) { pool().run(n, fn)
 // =============================================================================================================
 namespace {
 
-#if !defined(TUNEKIT_HAVE_CBLAS)
 // Packed GEMM in the BLIS style: B is packed into KC x NR panels, A into MR x KC panels, and an MR x NR register
 // tile is accumulated over KC. Accumulates C += alpha * op(A) op(B) (beta is applied by the caller).
 constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 2048;
@@ -242,29 +241,33 @@ void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float
     }
   }
 }
-#endif
 
-// One block of C, single-threaded: C = alpha op(A) op(B) + beta C.
-void gemm_block(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                int ldb, float beta, float* C, int ldc) {
-  if (M <= 0 || N <= 0) return;
-#if defined(TUNEKIT_HAVE_CBLAS)
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
-              B, ldb, beta, C, ldc);
-#else
+// One block of C, single-threaded, with the engine's own kernel: C = alpha op(A) op(B) + beta C.
+void gemm_block_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                        int ldb, float beta, float* C, int ldc) {
   for (int i = 0; i < M; ++i) {
     float* c = C + (size_t)i * ldc;
     if (beta == 0.0f) std::memset(c, 0, sizeof(float) * N);
     else if (beta != 1.0f) for (int j = 0; j < N; ++j) c[j] *= beta;
   }
   if (K > 0 && alpha != 0.0f) gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+// One block of C, single-threaded: CBLAS when built with it, else the engine's kernel.
+void gemm_block(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                int ldb, float beta, float* C, int ldc) {
+#if defined(TUNEKIT_HAVE_CBLAS)
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
+              B, ldb, beta, C, ldc);
+#else
+  gemm_block_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 #endif
 }
 
-}  // namespace
+using GemmBlockFn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 
-void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-           float beta, float* C, int ldc) {
+void sgemm_split(GemmBlockFn gemm_block, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
   if (M <= 0 || N <= 0) return;
   int nt = num_threads();
   double flops = 2.0 * M * N * K;
@@ -285,6 +288,18 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
       gemm_block(ta, tb, M, e - s, K, alpha, A, lda, bb, ldb, beta, C + s, ldc);
     }
   });
+}
+
+}  // namespace
+
+void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+           float beta, float* C, int ldc) {
+  sgemm_split(gemm_block, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                   int ldb, float beta, float* C, int ldc) {
+  sgemm_split(gemm_block_builtin, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
@@ -532,69 +547,105 @@ inline int key_start(const int32_t* seg_start, int row_base, int t, int window) 
   if (window > 0) s = std::max(s, t - window + 1);
   return s;
 }
+
+// Queries are processed in blocks of kAttnBlock rows; a block's scores S = scale * Q_blk K[k0:k1]^T cover every key
+// any of its rows may see (k0 = the smallest start in the block, k1 = the block end), computed by GEMM; entries
+// outside a row's [start, t] are masked. Each (batch row, head) is one task, so GEMMs inside run single-threaded.
+constexpr int kAttnBlock = 64;
+
+void block_key_range(const int32_t* seg_start, int row_base, int i0, int i1, int window, int* k0, int* k1) {
+  int lo = i1;
+  for (int t = i0; t < i1; ++t) lo = std::min(lo, key_start(seg_start, row_base, t, window));
+  *k0 = lo;
+  *k1 = i1;
+}
 }  // namespace
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const int32_t* seg_start, int B, int T, int H, int KV, int D, int window) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int rep = H / KV;
+  const int qs = H * D, ks = KV * D;  // row strides of q/out and k/v
   parallel_for(B * H, [&](int bh) {
-    int b = bh / H, h = bh % H, kvh = h / rep;
-    std::vector<float> p(T);
-    for (int t = 0; t < T; ++t) {
-      const float* qt = q + ((size_t)(b * T + t) * H + h) * D;
-      int s0 = key_start(seg_start, b * T, t, window);
-      float mx = -INFINITY;
-      for (int j = s0; j <= t; ++j) {
-        float sc = dot(qt, k + ((size_t)(b * T + j) * KV + kvh) * D, D) * scale;
-        p[j] = sc;
-        mx = std::max(mx, sc);
+    const int b = bh / H, h = bh % H, kvh = h / rep;
+    thread_local std::vector<float> S;
+    S.resize((size_t)kAttnBlock * T);
+    const float* Q = q + (size_t)b * T * qs + h * D;
+    const float* K = k + (size_t)b * T * ks + kvh * D;
+    const float* Vv = v + (size_t)b * T * ks + kvh * D;
+    float* O = out + (size_t)b * T * qs + h * D;
+    for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
+      const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
+      int k0, k1;
+      block_key_range(seg_start, b * T, i0, i1, window, &k0, &k1);
+      const int nk = k1 - k0;
+      sgemm(false, true, R, nk, D, scale, Q + (size_t)i0 * qs, qs, K + (size_t)k0 * ks, ks, 0.0f, S.data(), nk);
+      for (int r = 0; r < R; ++r) {
+        const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
+        float* sr = S.data() + (size_t)r * nk;
+        float mx = -INFINITY;
+        for (int j = s0; j <= t; ++j) mx = std::max(mx, sr[j - k0]);
+        for (int j = k0; j < s0; ++j) sr[j - k0] = 0.0f;
+        const float sum = exp_shift_sum(sr + (s0 - k0), sr + (s0 - k0), mx, t - s0 + 1);
+        const float inv = 1.0f / sum;
+        for (int j = s0; j <= t; ++j) sr[j - k0] *= inv;
+        for (int j = t + 1; j < k1; ++j) sr[j - k0] = 0.0f;
+        lse[((size_t)b * H + h) * T + t] = mx + std::log(sum);
       }
-      float sum = exp_shift_sum(p.data() + s0, p.data() + s0, mx, t - s0 + 1);
-      float inv = 1.0f / sum;
-      float* o = out + ((size_t)(b * T + t) * H + h) * D;
-      std::memset(o, 0, sizeof(float) * D);
-      for (int j = s0; j <= t; ++j) axpy(o, p[j] * inv, v + ((size_t)(b * T + j) * KV + kvh) * D, D);
-      lse[((size_t)b * H + h) * T + t] = mx + std::log(sum);
+      sgemm(false, false, R, D, nk, 1.0f, S.data(), nk, Vv + (size_t)k0 * ks, ks, 0.0f, O + (size_t)i0 * qs, qs);
     }
   });
 }
 
+// dV = P^T dO; dP = dO V^T; dS = P (dP - rowsum(dO * O)); dQ = scale dS K; dK = scale dS^T Q (summed over the
+// query heads sharing a kv head, so one task per (batch row, kv head)).
 void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
                         const float* q, const float* k, const float* v, const int32_t* seg_start, int B, int T,
                         int H, int KV, int D, int window) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int rep = H / KV;
+  const int qs = H * D, ks = KV * D;
   parallel_for(B * KV, [&](int bk) {
-    int b = bk / KV, kvh = bk % KV;
+    const int b = bk / KV, kvh = bk % KV;
+    thread_local std::vector<float> P, dP, Drow;
+    P.resize((size_t)kAttnBlock * T);
+    dP.resize((size_t)kAttnBlock * T);
+    Drow.resize(kAttnBlock);
+    const float* K = k + (size_t)b * T * ks + kvh * D;
+    const float* Vv = v + (size_t)b * T * ks + kvh * D;
+    float* dK = dk + (size_t)b * T * ks + kvh * D;
+    float* dV = dv + (size_t)b * T * ks + kvh * D;
     for (int t = 0; t < T; ++t) {
-      std::memset(dk + ((size_t)(b * T + t) * KV + kvh) * D, 0, sizeof(float) * D);
-      std::memset(dv + ((size_t)(b * T + t) * KV + kvh) * D, 0, sizeof(float) * D);
+      std::memset(dK + (size_t)t * ks, 0, sizeof(float) * D);
+      std::memset(dV + (size_t)t * ks, 0, sizeof(float) * D);
     }
-    std::vector<float> p(T), ds(T);
     for (int h = kvh * rep; h < (kvh + 1) * rep; ++h) {
-      for (int t = 0; t < T; ++t) {
-        size_t qi = ((size_t)(b * T + t) * H + h) * D;
-        const float* qt = q + qi;
-        const float* dot_ = dout + qi;
-        float* dqt = dq + qi;
-        std::memset(dqt, 0, sizeof(float) * D);
-        int s0 = key_start(seg_start, b * T, t, window);
-        float l = lse[((size_t)b * H + h) * T + t];
-        float Di = dot(dot_, out + qi, D);
-        for (int j = s0; j <= t; ++j) p[j] = dot(qt, k + ((size_t)(b * T + j) * KV + kvh) * D, D) * scale;
-        exp_shift_sum(p.data() + s0, p.data() + s0, l, t - s0 + 1);
-        for (int j = s0; j <= t; ++j) {
-          size_t kj = ((size_t)(b * T + j) * KV + kvh) * D;
-          float dp = dot(dot_, v + kj, D);
-          ds[j] = p[j] * (dp - Di) * scale;
-          axpy(dv + kj, p[j], dot_, D);
+      const float* Q = q + (size_t)b * T * qs + h * D;
+      const float* O = out + (size_t)b * T * qs + h * D;
+      const float* dO = dout + (size_t)b * T * qs + h * D;
+      float* dQ = dq + (size_t)b * T * qs + h * D;
+      const float* L = lse + ((size_t)b * H + h) * T;
+      for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
+        const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
+        int k0, k1;
+        block_key_range(seg_start, b * T, i0, i1, window, &k0, &k1);
+        const int nk = k1 - k0;
+        sgemm(false, true, R, nk, D, scale, Q + (size_t)i0 * qs, qs, K + (size_t)k0 * ks, ks, 0.0f, P.data(), nk);
+        sgemm(false, true, R, nk, D, 1.0f, dO + (size_t)i0 * qs, qs, Vv + (size_t)k0 * ks, ks, 0.0f, dP.data(), nk);
+        for (int r = 0; r < R; ++r) {
+          const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
+          float* pr = P.data() + (size_t)r * nk;
+          float* dpr = dP.data() + (size_t)r * nk;
+          const float Di = dot(dO + (size_t)t * qs, O + (size_t)t * qs, D);
+          for (int j = k0; j < s0; ++j) pr[j - k0] = dpr[j - k0] = 0.0f;
+          exp_shift_sum(pr + (s0 - k0), pr + (s0 - k0), L[t], t - s0 + 1);  // P = exp(S - lse)
+          for (int j = s0; j <= t; ++j) dpr[j - k0] = pr[j - k0] * (dpr[j - k0] - Di) * scale;  // scale * dS
+          for (int j = t + 1; j < k1; ++j) pr[j - k0] = dpr[j - k0] = 0.0f;
         }
-        for (int j = s0; j <= t; ++j) {
-          size_t kj = ((size_t)(b * T + j) * KV + kvh) * D;
-          axpy(dqt, ds[j], k + kj, D);
-          axpy(dk + kj, ds[j], qt, D);
-        }
+        // dQ rows of this block see only keys [k0, k1): one product, overwriting
+        sgemm(false, false, R, D, nk, 1.0f, dP.data(), nk, K + (size_t)k0 * ks, ks, 0.0f, dQ + (size_t)i0 * qs, qs);
+        sgemm(true, false, nk, D, R, 1.0f, dP.data(), nk, Q + (size_t)i0 * qs, qs, 1.0f, dK + (size_t)k0 * ks, ks);
+        sgemm(true, false, nk, D, R, 1.0f, P.data(), nk, dO + (size_t)i0 * qs, qs, 1.0f, dV + (size_t)k0 * ks, ks);
       }
     }
   });

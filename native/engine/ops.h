@@ -27,6 +27,9 @@ void parallel_for(int n, const std::function<void(int)>& fn);
 // The pool splits C into row (or column) blocks; each block runs single-threaded.
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);
+// The same with the engine's own kernel even when a CBLAS is linked (the no-BLAS build's path; tested directly).
+void sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                   int ldb, float beta, float* C, int ldc);
 
 // nn.Linear layout, weight (OC, IC).
 // out (N, OC) = inp (N, IC) W^T + bias (bias may be null); accumulate: out += instead of =.

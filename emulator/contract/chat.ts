@@ -9,9 +9,40 @@ export const ChatTextPartSchema = z
 export const ChatImagePartSchema = z
   .strictObject({
     type: z.literal('image_url'),
-    image_url: z.strictObject({ url: z.string().min(1), detail: z.enum(['auto', 'low', 'high']).optional() }),
+    image_url: z.strictObject({
+      url: z.string().min(1),
+      detail: z.enum(['auto', 'low', 'high', 'original']).optional(),
+    }),
   })
   .meta({ id: 'ChatImagePart', description: 'An image content part (user messages only).' });
+
+export const ChatInputAudioPartSchema = z
+  .strictObject({
+    type: z.literal('input_audio'),
+    input_audio: z.strictObject({
+      data: z.string().describe('Base64 audio.'),
+      format: z.enum(['wav', 'mp3']),
+    }),
+  })
+  .meta({ id: 'ChatInputAudioPart', description: 'An audio content part (user messages only).' });
+
+export const ChatFilePartSchema = z
+  .strictObject({
+    type: z.literal('file'),
+    file: z.strictObject({
+      file_data: z.string().optional().describe('Base64 file content.'),
+      file_id: z.string().optional(),
+      filename: z.string().optional(),
+    }),
+  })
+  .meta({ id: 'ChatFilePart', description: 'A file content part (user messages only).' });
+
+export const ChatRefusalPartSchema = z
+  .strictObject({ type: z.literal('refusal'), refusal: z.string() })
+  .meta({ id: 'ChatRefusalPart', description: 'A refusal content part (assistant messages only).' });
+
+/** OpenAI's service tiers; the local server has one tier and answers `default`. */
+const SERVICE_TIERS = ['auto', 'default', 'flex', 'scale', 'priority', 'fast'] as const;
 
 const textContent = z.union([z.string(), z.array(ChatTextPartSchema)]);
 
@@ -37,16 +68,36 @@ const userMessage = z.strictObject({
   role: z.literal('user'),
   content: z.union([
     z.string(),
-    z.array(z.discriminatedUnion('type', [ChatTextPartSchema, ChatImagePartSchema])),
+    z.array(
+      z.discriminatedUnion('type', [
+        ChatTextPartSchema,
+        ChatImagePartSchema,
+        ChatInputAudioPartSchema,
+        ChatFilePartSchema,
+      ]),
+    ),
   ]),
   name: z.string().optional(),
 });
 const assistantMessage = z.strictObject({
   role: z.literal('assistant'),
-  content: textContent.nullable().optional(),
+  content: z
+    .union([z.string(), z.array(z.discriminatedUnion('type', [ChatTextPartSchema, ChatRefusalPartSchema]))])
+    .nullable()
+    .optional(),
   name: z.string().optional(),
   refusal: z.string().nullable().optional(),
   tool_calls: z.array(ChatToolCallSchema).optional(),
+  audio: z
+    .strictObject({ id: z.string() })
+    .nullable()
+    .optional()
+    .describe('A previous audio response, by id.'),
+  function_call: z
+    .strictObject({ name: z.string(), arguments: z.string() })
+    .nullable()
+    .optional()
+    .describe('Deprecated: use tool_calls.'),
 });
 const toolMessage = z.strictObject({
   role: z.literal('tool'),
@@ -153,6 +204,17 @@ export const ChatCompletionCreateParamsSchema = z
     user: z.string().optional(),
     metadata: MetadataSchema.nullable().optional(),
     store: z.boolean().nullable().optional(),
+    service_tier: z
+      .enum(SERVICE_TIERS)
+      .nullable()
+      .optional()
+      .describe('Accepted for compatibility; a local server has a single tier.'),
+    prompt_cache_key: z.string().nullable().optional().describe('Accepted for compatibility; has no effect.'),
+    safety_identifier: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('Accepted for compatibility; has no effect.'),
   })
   .meta({ id: 'ChatCompletionCreateParams', description: 'Body of `POST /v1/chat/completions`.' });
 export type ChatCompletionCreateParams = z.infer<typeof ChatCompletionCreateParamsSchema>;
@@ -173,7 +235,7 @@ export const ChatTokenLogprobSchema = z
 export const ChatChoiceLogprobsSchema = z
   .object({
     content: z.array(ChatTokenLogprobSchema).nullable(),
-    refusal: z.array(ChatTokenLogprobSchema).nullable().optional(),
+    refusal: z.array(ChatTokenLogprobSchema).nullable(),
   })
   .meta({
     id: 'ChatChoiceLogprobs',
@@ -189,11 +251,8 @@ export const CompletionUsageSchema = z
     prompt_tokens: z.number().int().nonnegative(),
     completion_tokens: z.number().int().nonnegative(),
     total_tokens: z.number().int().nonnegative(),
-    prompt_tokens_details: z.object({ cached_tokens: z.number().int().optional() }).nullable().optional(),
-    completion_tokens_details: z
-      .object({ reasoning_tokens: z.number().int().optional() })
-      .nullable()
-      .optional(),
+    prompt_tokens_details: z.object({ cached_tokens: z.number().int().optional() }).optional(),
+    completion_tokens_details: z.object({ reasoning_tokens: z.number().int().optional() }).optional(),
   })
   .meta({ id: 'CompletionUsage', description: 'Token counts of a request.' });
 
@@ -221,8 +280,8 @@ export const ChatCompletionSchema = z
       }),
     ),
     usage: CompletionUsageSchema.optional(),
-    system_fingerprint: z.string().nullable().optional(),
-    service_tier: z.string().nullable().optional(),
+    system_fingerprint: z.string().optional(),
+    service_tier: z.enum(SERVICE_TIERS).nullable().optional(),
   })
   .meta({ id: 'ChatCompletion', description: 'A chat completion (`chat.completion`).' });
 export type ChatCompletion = z.infer<typeof ChatCompletionSchema>;
@@ -260,8 +319,8 @@ export const ChatCompletionChunkSchema = z
     usage: CompletionUsageSchema.nullable()
       .optional()
       .describe('Only on the last chunk, with include_usage.'),
-    system_fingerprint: z.string().nullable().optional(),
-    service_tier: z.string().nullable().optional(),
+    system_fingerprint: z.string().optional(),
+    service_tier: z.enum(SERVICE_TIERS).nullable().optional(),
   })
   .meta({
     id: 'ChatCompletionChunk',

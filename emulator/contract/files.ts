@@ -43,9 +43,7 @@ export const FileObjectSchema = z
     object: z.literal('file'),
     bytes: z.number().int().nonnegative().describe('Size of the file in bytes.'),
     created_at: UnixSecondsSchema,
-    expires_at: UnixSecondsSchema.nullable()
-      .optional()
-      .describe('When the file expires; null/absent: never.'),
+    expires_at: UnixSecondsSchema.optional().describe('When the file expires; absent when it never does.'),
     filename: z.string().describe('Name taken from the multipart part.'),
     purpose: FilePurposeSchema,
     status: FileStatusSchema,

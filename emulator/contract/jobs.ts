@@ -123,9 +123,20 @@ export const ReinforcementHyperparametersSchema = z
   })
   .meta({ id: 'ReinforcementHyperparameters', description: 'Reinforcement fine-tuning hyperparameters.' });
 
+/** A typed content item of a model grader's prompt. */
+const graderContentItem = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('input_text'), text: z.string() }),
+  z.object({ type: z.literal('output_text'), text: z.string() }),
+  z.object({ type: z.literal('input_image'), image_url: z.string(), detail: z.string().optional() }),
+  z.object({
+    type: z.literal('input_audio'),
+    input_audio: z.object({ data: z.string(), format: z.enum(['mp3', 'wav']) }),
+  }),
+]);
+
 const graderMessage = z.object({
   role: z.enum(['user', 'assistant', 'system', 'developer']),
-  content: z.union([z.string(), z.array(z.record(z.string(), z.unknown()))]),
+  content: z.union([z.string(), graderContentItem, z.array(z.union([z.string(), graderContentItem]))]),
   type: z.literal('message').optional(),
 });
 
@@ -167,7 +178,18 @@ const scoreModelGrader = z.object({
   model: z.string(),
   input: z.array(graderMessage),
   range: z.array(z.number()).optional(),
-  sampling_params: z.record(z.string(), z.unknown()).optional(),
+  sampling_params: z
+    .object({
+      max_completions_tokens: z.number().int().min(1).nullable().optional(),
+      reasoning_effort: z
+        .enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'])
+        .nullable()
+        .optional(),
+      seed: z.number().int().nullable().optional(),
+      temperature: z.number().nullable().optional(),
+      top_p: z.number().nullable().optional(),
+    })
+    .optional(),
 });
 const labelModelGrader = z.object({
   type: z.literal('label_model'),
@@ -196,10 +218,13 @@ export const GraderSchema = z
     textSimilarityGrader,
     pythonGrader,
     scoreModelGrader,
-    labelModelGrader,
     multiGrader,
   ])
-  .meta({ id: 'Grader', description: 'How a reinforcement fine-tuning job scores a model sample.' });
+  .meta({
+    id: 'Grader',
+    description:
+      'How a reinforcement fine-tuning job scores a model sample (`label_model` only inside `multi`).',
+  });
 
 export const FineTuningMethodSchema = z
   .strictObject({

@@ -3,10 +3,10 @@
  * errors the hosted service gives (`invalid_training_file`, `invalid_n_examples`, ...) on the job.
  */
 import * as fs from 'node:fs';
+import { writeTokenFile } from '../../native/index';
 import { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
 import { type DataFormat, DataFormatError, parseJsonl } from './formats';
 import type { ModelTokenizer } from './model-tokenizer';
-import { writeTokenFile } from './token-file';
 
 /** The hosted service's minimum number of training examples. */
 export const MIN_TRAINING_EXAMPLES = 10;
@@ -37,16 +37,17 @@ export interface PreparedDataset {
 }
 
 /**
- * Reads `inputFile` (JSONL), validates and encodes every example, and writes `outputFile`. Throws `DatasetError`
+ * Reads `inputFile` (JSONL), validates and encodes every example, and writes `outputFile` (the engine's token file,
+ * through native/index.ts's writer). Throws `DatasetError`
  * with the hosted service's code and a message naming the line and the problem.
  */
-export function prepareDataset(options: {
+export async function prepareDataset(options: {
   inputFile: string;
   outputFile: string;
   role: DatasetRole;
   tokenizer: ModelTokenizer;
   maxSeqLength: number;
-}): PreparedDataset {
+}): Promise<PreparedDataset> {
   const param = options.role === 'training' ? 'training_file' : 'validation_file';
   const code = options.role === 'training' ? 'invalid_training_file' : 'invalid_validation_file';
   const fail = (problem: string) =>
@@ -83,7 +84,10 @@ export function prepareDataset(options: {
     );
   }
   if (n === 0 || parsed.format === null) throw fail('The file holds no examples.');
-  writeTokenFile(options.outputFile, encoded);
+  await writeTokenFile(
+    options.outputFile,
+    encoded.map((e) => ({ inputIds: e.ids, labels: e.labels })),
+  );
   let nTokens = 0;
   let nScoredTokens = 0;
   let longestExample = 0;

@@ -10,4 +10,3 @@ export {
 export { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
 export { type ChatMessage, type DataFormat, DataFormatError, type Example, parseJsonl } from './formats';
 export { ModelTokenizer, type RenderOptions, TokenizerLoadError } from './model-tokenizer';
-export { encodeTokenFile, writeTokenFile } from './token-file';

@@ -96,6 +96,7 @@ export class ModelTokenizer {
   }
 
   decode(ids: number[], skipSpecialTokens = false): string {
+    if (ids.length === 0) return '';
     return this.tokenizer.decode(ids, { skip_special_tokens: skipSpecialTokens });
   }
 

@@ -28,7 +28,7 @@ function toFileObject(row: FileRow): FileObject {
     object: 'file',
     bytes: row.bytes,
     created_at: row.created_at,
-    expires_at: row.expires_at,
+    ...(row.expires_at === null ? {} : { expires_at: row.expires_at }),
     filename: row.filename,
     purpose: row.purpose as FilePurpose,
     status: row.status as FileObject['status'],

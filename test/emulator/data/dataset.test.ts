@@ -6,12 +6,12 @@ import {
   DataFormatError,
   DatasetError,
   encodeExample,
-  encodeTokenFile,
   IGNORE_INDEX,
   ModelTokenizer,
   parseJsonl,
   prepareDataset,
 } from '../../../emulator/data';
+import { encodeTokenFile } from '../../../native/index';
 import { bytes, IM_END, IM_START, writeByteTokenizer } from './byte-tokenizer';
 
 let dir: string;
@@ -226,9 +226,9 @@ describe('prepareDataset', () => {
   }
   const qa = Array.from({ length: 12 }, (_, i) => chatLine(`Question ${i}?`, `Answer ${i}`));
 
-  it('writes the engine token file and counts examples and tokens', () => {
+  it('writes the engine token file and counts examples and tokens', async () => {
     const outputFile = path.join(dir, 'train.tokens');
-    const prepared = prepareDataset({
+    const prepared = await prepareDataset({
       inputFile: write('train.jsonl', qa),
       outputFile,
       role: 'training',
@@ -238,7 +238,7 @@ describe('prepareDataset', () => {
     expect(prepared).toMatchObject({ format: 'chat', nExamples: 12, nTruncated: 0 });
     const encoded = parseJsonl(qa.join('\n')).examples.map((e) => encodeExample(tokenizer, e, 1024));
     const file = fs.readFileSync(outputFile);
-    expect(file).toEqual(encodeTokenFile(encoded));
+    expect(file).toEqual(encodeTokenFile(encoded.map((e) => ({ inputIds: e.ids, labels: e.labels }))));
     expect(file.subarray(0, 8).toString()).toBe('TKTOKEN1');
     expect(file.readUInt32LE(8)).toBe(1);
     expect(file.readUInt32LE(12)).toBe(12);
@@ -247,45 +247,40 @@ describe('prepareDataset', () => {
     expect(file.length).toBe(16 + 8 * 13 + 8 * prepared.nTokens);
   });
 
-  it('fails with invalid_n_examples below 10 training examples (OpenAI message)', () => {
-    const run = () =>
-      prepareDataset({
-        inputFile: write('seven.jsonl', qa.slice(0, 7)),
-        outputFile: path.join(dir, 'seven.tokens'),
-        role: 'training',
-        tokenizer,
-        maxSeqLength: 1024,
-      });
-    expect(run).toThrow(DatasetError);
-    expect(run).toThrow('Training file has 7 example(s), but must have at least 10 examples');
-    try {
-      run();
-    } catch (error) {
-      expect(error).toMatchObject({ code: 'invalid_n_examples', param: 'training_file' });
-    }
+  it('fails with invalid_n_examples below 10 training examples (OpenAI message)', async () => {
+    const run = prepareDataset({
+      inputFile: write('seven.jsonl', qa.slice(0, 7)),
+      outputFile: path.join(dir, 'seven.tokens'),
+      role: 'training',
+      tokenizer,
+      maxSeqLength: 1024,
+    });
+    await expect(run).rejects.toBeInstanceOf(DatasetError);
+    await expect(run).rejects.toMatchObject({
+      code: 'invalid_n_examples',
+      param: 'training_file',
+      message: 'Training file has 7 example(s), but must have at least 10 examples',
+    });
   });
 
-  it('fails with invalid_training_file naming the line, and accepts a short validation file', () => {
+  it('fails with invalid_training_file naming the line, and accepts a short validation file', async () => {
     const bad = [...qa.slice(0, 4), '{"messages":[{"role":"user","content":"x"}]}', ...qa.slice(4)];
-    try {
+    await expect(
       prepareDataset({
         inputFile: write('bad.jsonl', bad),
         outputFile: path.join(dir, 'bad.tokens'),
         role: 'training',
         tokenizer,
         maxSeqLength: 1024,
-      });
-      throw new Error('expected a DatasetError');
-    } catch (error) {
-      expect(error).toMatchObject({
-        code: 'invalid_training_file',
-        param: 'training_file',
-        message:
-          'The job failed due to an invalid training file. Invalid file format. Line 5: no assistant message to train on.',
-      });
-    }
+      }),
+    ).rejects.toMatchObject({
+      code: 'invalid_training_file',
+      param: 'training_file',
+      message:
+        'The job failed due to an invalid training file. Invalid file format. Line 5: no assistant message to train on.',
+    });
     expect(fs.existsSync(path.join(dir, 'bad.tokens'))).toBe(false);
-    const valid = prepareDataset({
+    const valid = await prepareDataset({
       inputFile: write('valid.jsonl', qa.slice(0, 2)),
       outputFile: path.join(dir, 'valid.tokens'),
       role: 'validation',

@@ -1,0 +1,489 @@
+/**
+ * Runs one phase of one job in a trainer child: validating its files (validating_files → queued | failed) or
+ * training it (running → succeeded | failed, or stopped for pause/cancel/shutdown), turning what the child reports
+ * into events, checkpoints, adapters, models and the result file.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { randomAlphanumeric } from '../contract/common';
+import type { FineTuningJob } from '../contract/jobs';
+import type { PreparedDataset } from '../data';
+import type { JobRecord, NewEvent, Store } from '../store';
+import { metricsCsv, metricsEvent, TEXT } from './events';
+import {
+  type CheckpointPlan,
+  checkpointPlan,
+  estimateTotalSteps,
+  evalEverySteps,
+  resolvedJobFields,
+  resolveMaxSeqLength,
+  resolveSettings,
+  type TrainingSettings,
+} from './hyperparameters';
+import type { ModelRegistry } from './models';
+import type { ChildMessage, EngineProgress, EngineTrainOptions } from './protocol';
+import { TrainerChild as Child, type ChildExit, type TrainerEntry } from './trainer-child';
+
+export interface RunnerContext {
+  store: Store;
+  models: ModelRegistry;
+  entry: TrainerEntry;
+  threads: number;
+  /** True once the scheduler is shutting down: a stopped run is re-queued, not failed. */
+  stopping: () => boolean;
+}
+
+/** What the runner keeps in the job's `runtime.resolved`. */
+interface ResolvedRun {
+  modelDir: string;
+  localModelId: string;
+  maxSeqLength: number;
+  training?: PreparedDataset;
+  validation?: PreparedDataset;
+  settings?: TrainingSettings;
+  fineTunedModel?: string;
+  checkpointTag?: string;
+}
+
+const FAILED_TRAINER = 'server_error';
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+function jobFiles(store: Store, jobId: string) {
+  const dir = store.paths.jobDir(jobId);
+  return {
+    dir,
+    trainTokens: path.join(dir, 'train.tokens'),
+    validTokens: path.join(dir, 'valid.tokens'),
+    checkpoints: path.join(dir, 'checkpoints'),
+    output: path.join(dir, 'output'),
+  };
+}
+
+/** The model's longest sequence: the smaller of config.json's max_position_embeddings and the tokenizer's limit. */
+function modelMaxLength(modelDir: string): number {
+  const read = (file: string) => {
+    try {
+      return JSON.parse(fs.readFileSync(path.join(modelDir, file), 'utf8')) as Record<string, unknown>;
+    } catch {
+      return {};
+    }
+  };
+  const limits = [
+    read('config.json').max_position_embeddings,
+    read('tokenizer_config.json').model_max_length,
+  ].filter((n): n is number => typeof n === 'number' && n > 1 && n < 1e9);
+  return limits.length > 0 ? Math.min(...limits) : 2048;
+}
+
+/** The step of the checkpoint the engine would resume from, or null. */
+export function latestCheckpointStep(store: Store, jobId: string): number | null {
+  try {
+    const name = fs.readFileSync(path.join(jobFiles(store, jobId).checkpoints, 'latest'), 'utf8').trim();
+    const match = /^step-(\d+)$/.exec(name);
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function fail(
+  store: Store,
+  jobId: string,
+  from: FineTuningJob['status'][],
+  code: string,
+  message: string,
+  param: string | null = null,
+) {
+  return store.jobs.transition(jobId, {
+    from,
+    to: 'failed',
+    patch: { error: { code, message, param }, estimated_finish: null },
+    events: [{ level: 'error', message }],
+  });
+}
+
+function describeExit(exit: ChildExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
+
+/** A phase running in a child; `stop` asks training to end at a checkpoint, `kill` ends the child at once. */
+export interface ActiveRun {
+  phase: 'validation' | 'training';
+  done: Promise<void>;
+  stop(): void;
+  kill(): void;
+}
+
+// ------------------------------------------------------------------------------------------------ validation
+
+export function startValidation(ctx: RunnerContext, record: JobRecord): ActiveRun {
+  const { store } = ctx;
+  const { job } = record;
+  const model = ctx.models.resolve(record.projectId, job.model);
+  if (!model) {
+    fail(
+      store,
+      job.id,
+      ['validating_files'],
+      'model_not_available',
+      `Model ${job.model} is not available.`,
+      'model',
+    );
+    return { phase: 'validation', done: Promise.resolve(), stop() {}, kill() {} };
+  }
+  const files = jobFiles(store, job.id);
+  fs.mkdirSync(files.dir, { recursive: true });
+  const trainingPath = store.files.blobPath(record.projectId, job.training_file);
+  const validationPath = job.validation_file
+    ? store.files.blobPath(record.projectId, job.validation_file)
+    : undefined;
+  if (!trainingPath || (job.validation_file && !validationPath)) {
+    const param = trainingPath ? 'validation_file' : 'training_file';
+    fail(
+      store,
+      job.id,
+      ['validating_files'],
+      'file_not_found',
+      `The ${param} was deleted before it was validated.`,
+      param,
+    );
+    return { phase: 'validation', done: Promise.resolve(), stop() {}, kill() {} };
+  }
+  const maxSeqLength = resolveMaxSeqLength(job, modelMaxLength(model.modelDir));
+  let reply: ChildMessage | undefined;
+  const child = new Child(ctx.entry, (message) => {
+    reply = message;
+  });
+  child.send({
+    type: 'prepare',
+    modelDir: model.modelDir,
+    maxSeqLength,
+    training: { inputFile: trainingPath, outputFile: files.trainTokens },
+    validation: validationPath ? { inputFile: validationPath, outputFile: files.validTokens } : undefined,
+  });
+  const done = child.exited.then((exit) => {
+    if (reply?.type === 'prepared') {
+      const resolved: ResolvedRun = {
+        modelDir: model.modelDir,
+        localModelId: model.localId,
+        maxSeqLength,
+        training: reply.training,
+        ...(reply.validation ? { validation: reply.validation } : {}),
+      };
+      store.jobs.transition(job.id, {
+        from: ['validating_files'],
+        to: 'queued',
+        runtime: { resolved: resolved as unknown as Record<string, unknown> },
+        events: [{ message: TEXT.validated }],
+      });
+    } else if (reply?.type === 'dataset_error') {
+      fail(store, job.id, ['validating_files'], reply.code, reply.message, reply.param);
+    } else if (!ctx.stopping()) {
+      const why =
+        reply?.type === 'error' ? reply.message : `the validation process ended (${describeExit(exit)})`;
+      fail(store, job.id, ['validating_files'], FAILED_TRAINER, `The files could not be validated: ${why}`);
+    }
+  });
+  return { phase: 'validation', done, stop: () => child.kill(), kill: () => child.kill() };
+}
+
+// -------------------------------------------------------------------------------------------------- training
+
+/** `ft:{base}:{org}:{suffix}:{8 chars of the job id}`; the org part is `tunekit` (docs/emulator.md). */
+function fineTunedModelName(job: FineTuningJob): string {
+  const base = job.model.startsWith('ft:') ? (job.model.split(':')[1] ?? job.model) : job.model;
+  return `ft:${base}:tunekit:${job.user_provided_suffix ?? ''}:${job.id.slice(-8)}`;
+}
+
+function checkpointName(resolved: ResolvedRun, step: number): string {
+  const [head] = (resolved.fineTunedModel as string).split(/:[^:]*$/);
+  return `${head}:${resolved.checkpointTag}:ckpt-step-${step}`;
+}
+
+function adapterOrModelDir(checkpointPath: string, full: boolean): string {
+  return path.join(checkpointPath, full ? 'model' : 'adapter');
+}
+
+/** Engine checkpoint folders older than `step` are no longer needed: a resume uses the latest. */
+function pruneCheckpoints(dir: string, step: number): void {
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const match = /^step-(\d+)$/.exec(name);
+    if (match && Number(match[1]) < step) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/** Registers a listed checkpoint: its adapter, its row, its model name, its event. */
+function registerCheckpoint(
+  store: Store,
+  record: JobRecord,
+  resolved: ResolvedRun,
+  p: EngineProgress,
+  weightsDir: string,
+): void {
+  const { job } = record;
+  const settings = resolved.settings as TrainingSettings;
+  const existing = store.checkpoints.list(record.projectId, job.id, { limit: 100 }).data;
+  if (existing.some((c) => c.step_number === p.step)) return;
+  const name = checkpointName(resolved, p.step);
+  store.transaction(() => {
+    const adapter = settings.full
+      ? null
+      : store.adapters.insert(record.projectId, {
+          jobId: job.id,
+          fineTunedModel: name,
+          baseModel: job.model,
+          step: p.step,
+          sourceDir: weightsDir,
+        });
+    let modelCopy: string | null = null;
+    if (settings.full) {
+      modelCopy = path.join(jobFiles(store, job.id).dir, 'models', `step-${p.step}`);
+      fs.cpSync(weightsDir, modelCopy, { recursive: true });
+    }
+    store.checkpoints.insert({
+      jobId: job.id,
+      step: p.step,
+      metrics: checkpointMetrics(p),
+      modelName: name,
+      adapterId: adapter?.id ?? null,
+    });
+    store.models.register(record.projectId, {
+      id: name,
+      jobId: job.id,
+      baseModel: job.model,
+      adapterId: adapter?.id ?? null,
+      weightsDir: modelCopy,
+      checkpointStep: p.step,
+      ownedBy: job.organization_id,
+    });
+    store.events.append(job.id, { message: TEXT.checkpoint(p.step, name) });
+  });
+}
+
+function checkpointMetrics(p: EngineProgress) {
+  return {
+    step: p.step,
+    train_loss: p.trainLoss,
+    train_mean_token_accuracy: p.trainMeanTokenAccuracy,
+    ...(p.hasValid ? { valid_loss: p.validLoss, valid_mean_token_accuracy: p.validMeanTokenAccuracy } : {}),
+    ...(p.isFullValid
+      ? { full_valid_loss: p.fullValidLoss, full_valid_mean_token_accuracy: p.fullValidMeanTokenAccuracy }
+      : {}),
+  };
+}
+
+/** Moves a queued job to running and starts its training child; undefined if the job is no longer queued. */
+export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun | undefined {
+  const { store } = ctx;
+  const jobId = record.job.id;
+  const stored = record.runtime.resolved as unknown as ResolvedRun | undefined;
+  if (!stored?.training) {
+    // Validated by an older run that left no notes: validate again.
+    store.jobs.transition(jobId, { from: ['queued'], to: 'validating_files' });
+    return undefined;
+  }
+  const files = jobFiles(store, jobId);
+  const settings =
+    stored.settings ??
+    resolveSettings(record.job, {
+      nExamples: stored.training.nExamples,
+      localModelId: stored.localModelId,
+      modelMaxLength: stored.maxSeqLength,
+    });
+  settings.maxSeqLength = stored.maxSeqLength;
+  const resolved: ResolvedRun = {
+    ...stored,
+    settings,
+    fineTunedModel: stored.fineTunedModel ?? fineTunedModelName(record.job),
+    checkpointTag: stored.checkpointTag ?? randomAlphanumeric(8),
+  };
+  const totalEstimate = estimateTotalSteps(settings, stored.training);
+  const plan: CheckpointPlan = checkpointPlan(settings, totalEstimate);
+  const firstStart = record.runtime.attempts === 0;
+  const running = store.jobs.transition(jobId, {
+    from: ['queued'],
+    to: 'running',
+    patch: resolvedJobFields(record.job, settings),
+    runtime: {
+      attempts: record.runtime.attempts + 1,
+      resolved: resolved as unknown as Record<string, unknown>,
+      startedAt: record.runtime.startedAt ?? nowSeconds(),
+      stopRequested: undefined,
+    },
+    events: firstStart ? [{ message: TEXT.started, data: null }] : [],
+  });
+  if (!running) return undefined;
+
+  const resume = latestCheckpointStep(store, jobId) !== null;
+  const options: EngineTrainOptions = {
+    modelDir: resolved.modelDir,
+    outputDir: files.output,
+    checkpointDir: files.checkpoints,
+    trainTokens: files.trainTokens,
+    ...(stored.validation ? { validTokens: files.validTokens } : {}),
+    full: settings.full,
+    lora: settings.lora,
+    batchSize: settings.batchSize,
+    gradAccumSteps: 1,
+    nEpochs: settings.nEpochs,
+    maxSeqLen: settings.maxSeqLength,
+    packing: settings.packing,
+    learningRate: settings.learningRate,
+    lrScheduler: settings.lrScheduler,
+    warmupRatio: settings.warmupRatio,
+    weightDecay: settings.weightDecay,
+    maxGradNorm: settings.maxGradNorm,
+    seed: settings.seed,
+    threads: ctx.threads,
+    checkpointEverySteps: plan.checkpointEverySteps,
+    checkpointEachEpoch: plan.checkpointEachEpoch,
+    evalEverySteps: stored.validation ? evalEverySteps(totalEstimate) : 0,
+    resume,
+  };
+
+  let lastStep = running.runtime.lastStep ?? 0;
+  let lastProgress: EngineProgress | undefined;
+  let final: ChildMessage | undefined;
+  const onProgress = (p: EngineProgress) => {
+    lastProgress = p;
+    const events: NewEvent[] = [];
+    if (p.resumedFromStep >= 0) events.push({ message: TEXT.resumedFrom(p.resumedFromStep) });
+    // Steps redone after a resume were reported before the interruption: no second metrics event.
+    if (p.step > lastStep) events.push(metricsEvent(p));
+    const secondsPerStep = p.elapsedS / Math.max(1, p.step);
+    store.jobs.update(jobId, {
+      patch: { estimated_finish: nowSeconds() + Math.ceil(secondsPerStep * (p.totalSteps - p.step)) },
+      runtime: { lastStep: Math.max(lastStep, p.step), totalSteps: p.totalSteps },
+      events,
+    });
+    lastStep = Math.max(lastStep, p.step);
+    if (p.checkpointPath) {
+      if (plan.isListed(p.step, p.epoch)) {
+        registerCheckpoint(store, running, resolved, p, adapterOrModelDir(p.checkpointPath, settings.full));
+      }
+      pruneCheckpoints(files.checkpoints, p.step);
+    }
+  };
+  const child = new Child(ctx.entry, (message) => {
+    if (message.type === 'progress') {
+      try {
+        onProgress(message.progress);
+      } catch (error) {
+        final = { type: 'error', message: `recording progress failed: ${(error as Error).message}` };
+        child.kill();
+      }
+    } else {
+      final ??= message;
+    }
+  });
+  child.send({ type: 'train', options });
+
+  const done = child.exited.then((exit) => {
+    try {
+      finish(exit);
+    } catch (error) {
+      fail(
+        store,
+        jobId,
+        ['running'],
+        FAILED_TRAINER,
+        `Recording the trained model failed: ${(error as Error).message}`,
+      );
+    }
+  });
+  const finish = (exit: ChildExit) => {
+    const current = store.jobs.record(jobId);
+    if (current?.job.status !== 'running') return; // paused or cancelled meanwhile: nothing to record
+    if (final?.type === 'trained' && !final.result.cancelled) {
+      succeed(store, current, resolved, final.result.trainedTokens, lastProgress);
+      fs.rmSync(files.checkpoints, { recursive: true, force: true });
+    } else if (ctx.stopping()) {
+      store.jobs.transition(jobId, {
+        from: ['running'],
+        to: 'queued',
+        patch: { estimated_finish: null },
+        events: [{ message: TEXT.shutdown(latestCheckpointStep(store, jobId)) }],
+      });
+    } else if (final?.type === 'error') {
+      fail(store, jobId, ['running'], 'training_failed', `Training failed: ${final.message}`);
+    } else {
+      fail(
+        store,
+        jobId,
+        ['running'],
+        FAILED_TRAINER,
+        `The trainer process ended unexpectedly (${describeExit(exit)}) at step ${lastStep}.`,
+      );
+    }
+  };
+  return { phase: 'training', done, stop: () => child.send({ type: 'stop' }), kill: () => child.kill() };
+}
+
+/** Final adapter, final checkpoint, model name, result file and the `succeeded` state, in one transaction. */
+function succeed(
+  store: Store,
+  record: JobRecord,
+  resolved: ResolvedRun,
+  _engineTrainedTokens: number,
+  last: EngineProgress | undefined,
+): void {
+  const { job, projectId } = record;
+  const settings = resolved.settings as TrainingSettings;
+  const files = jobFiles(store, job.id);
+  const name = resolved.fineTunedModel as string;
+  const metricsRows = store.events
+    .since(job.id, 0)
+    .filter((s) => s.event.type === 'metrics')
+    .map((s) => s.event.data as Record<string, unknown>);
+  const steps = last?.totalSteps ?? metricsRows.length;
+  store.transaction(() => {
+    const adapter = settings.full
+      ? null
+      : store.adapters.insert(projectId, {
+          jobId: job.id,
+          fineTunedModel: name,
+          baseModel: job.model,
+          step: steps,
+          sourceDir: files.output,
+        });
+    store.checkpoints.insert({
+      jobId: job.id,
+      step: steps,
+      metrics: last ? checkpointMetrics(last) : { step: steps },
+      modelName: name,
+      adapterId: adapter?.id ?? null,
+    });
+    store.models.register(projectId, {
+      id: name,
+      jobId: job.id,
+      baseModel: job.model,
+      adapterId: adapter?.id ?? null,
+      weightsDir: settings.full ? files.output : null,
+      checkpointStep: null,
+      ownedBy: job.organization_id,
+    });
+    const results = store.files.createFromBuffer(projectId, {
+      filename: 'step_metrics.csv',
+      purpose: 'fine-tune-results',
+      data: Buffer.from(metricsCsv(metricsRows)),
+    });
+    // Billable tokens as the hosted service counts them: every token of the training file, once per epoch.
+    const trainedTokens = (resolved.training as PreparedDataset).nTokens * settings.nEpochs;
+    const done = store.jobs.transition(job.id, {
+      from: ['running'],
+      to: 'succeeded',
+      patch: {
+        fine_tuned_model: name,
+        finished_at: nowSeconds(),
+        trained_tokens: trainedTokens,
+        result_files: [results.id],
+        estimated_finish: null,
+      },
+      events: [{ message: TEXT.modelCreated(name) }, { message: TEXT.succeeded }],
+    });
+    if (!done) throw new Error(`job ${job.id} left the running state while it was being completed`);
+  });
+}

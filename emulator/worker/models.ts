@@ -1,0 +1,171 @@
+/**
+ * Which models the emulator knows and where their weights are:
+ *   - the built-in model `tunekit-tiny-chat` (a random-init byte-level Llama that ships with the engine build);
+ *   - every Hugging Face folder (config.json + tokenizer.json) under `--models-dir`, named by its path there
+ *     (`Qwen/Qwen2.5-0.5B-Instruct`, `my-model`);
+ *   - hosted names (`gpt-4o-mini-2024-07-18`, `meta-llama/Llama-3.1-8B-Instruct`, ...) mapped to a local stand-in
+ *     by `DEFAULT_HOSTED_MODELS` (overridable): a `--models-dir` folder of the hosted name wins, then the table's
+ *     stand-in, which is the built-in model unless overridden;
+ *   - the calling project's fine-tuned models and checkpoints (from the store).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Model } from '../contract/models';
+import type { Store } from '../store';
+
+export const BUILTIN_MODEL = 'tunekit-tiny-chat';
+
+/** Hosted model names and their local stand-in (a model id of this registry). Documented in docs/emulator.md. */
+export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
+  'gpt-4o-mini-2024-07-18': BUILTIN_MODEL,
+  'gpt-4o-mini': BUILTIN_MODEL,
+  'gpt-4o-2024-08-06': BUILTIN_MODEL,
+  'gpt-4.1-2025-04-14': BUILTIN_MODEL,
+  'gpt-4.1-mini-2025-04-14': BUILTIN_MODEL,
+  'gpt-4.1-nano-2025-04-14': BUILTIN_MODEL,
+  'gpt-3.5-turbo': BUILTIN_MODEL,
+  'gpt-3.5-turbo-0125': BUILTIN_MODEL,
+  'gpt-3.5-turbo-1106': BUILTIN_MODEL,
+  'babbage-002': BUILTIN_MODEL,
+  'davinci-002': BUILTIN_MODEL,
+  'meta-llama/Llama-3.1-8B-Instruct': BUILTIN_MODEL,
+  'meta-llama/Llama-3.2-1B-Instruct': BUILTIN_MODEL,
+  'meta-llama/Llama-3.2-3B-Instruct': BUILTIN_MODEL,
+  'Qwen/Qwen2.5-0.5B-Instruct': BUILTIN_MODEL,
+  'Qwen/Qwen2.5-1.5B-Instruct': BUILTIN_MODEL,
+  'Qwen/Qwen2.5-7B-Instruct': BUILTIN_MODEL,
+  'mistralai/Mistral-7B-Instruct-v0.3': BUILTIN_MODEL,
+  'HuggingFaceTB/SmolLM2-135M-Instruct': BUILTIN_MODEL,
+};
+
+/** Reads a JSON object `{ "hosted name": "stand-in model id" }` that replaces or extends the default table. */
+export function loadHostedModelTable(file: string): Record<string, string> {
+  const table = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (typeof table !== 'object' || table === null || Array.isArray(table)) {
+    throw new Error(`${file}: expected a JSON object mapping hosted model names to local model ids`);
+  }
+  for (const [name, standIn] of Object.entries(table)) {
+    if (typeof standIn !== 'string') throw new Error(`${file}: the stand-in for "${name}" must be a string`);
+  }
+  return table as Record<string, string>;
+}
+
+export type ModelKind = 'builtin' | 'local' | 'hosted' | 'fine-tuned';
+
+/** A model name resolved to weights on disk. */
+export interface ResolvedModel {
+  /** The name as asked for. */
+  id: string;
+  kind: ModelKind;
+  /** HF folder of the base weights (for a full fine-tune, its output folder). */
+  modelDir: string;
+  /** PEFT adapter to apply on top, for LoRA fine-tuned models and checkpoints. */
+  adapterDir: string | null;
+  /** The local model id the weights come from (the stand-in of a hosted name; the base of a fine-tuned one). */
+  localId: string;
+  /** Fine-tuned models only: the job that made it. */
+  jobId?: string;
+}
+
+export interface ModelRegistryOptions {
+  store: Store;
+  /** Folder of the built-in model (config.json, model.safetensors, tokenizer files). */
+  builtinDir: string;
+  modelsDir?: string | undefined;
+  /** Hosted name → stand-in model id; defaults to `DEFAULT_HOSTED_MODELS`. */
+  hostedModels?: Readonly<Record<string, string>> | undefined;
+}
+
+function isModelFolder(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'tokenizer.json'));
+}
+
+export class ModelRegistry {
+  private readonly hosted: Readonly<Record<string, string>>;
+  private readonly created = Math.floor(Date.now() / 1000);
+
+  constructor(private readonly options: ModelRegistryOptions) {
+    this.hosted = options.hostedModels ?? DEFAULT_HOSTED_MODELS;
+  }
+
+  /** Ids of the HF folders under --models-dir (one or two levels deep: `name` or `org/name`). */
+  localModels(): string[] {
+    const root = this.options.modelsDir;
+    if (!root || !fs.existsSync(root)) return [];
+    const found: string[] = [];
+    for (const entry of fs.readdirSync(root, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      const dir = path.join(root, entry.name);
+      if (isModelFolder(dir)) {
+        found.push(entry.name);
+        continue;
+      }
+      for (const inner of fs.readdirSync(dir, { withFileTypes: true })) {
+        if (inner.isDirectory() && isModelFolder(path.join(dir, inner.name)))
+          found.push(`${entry.name}/${inner.name}`);
+      }
+    }
+    return found.sort();
+  }
+
+  /** Every model the project can use: built-in, local folders, hosted names, then its fine-tuned models. */
+  list(projectId: string): Model[] {
+    const system = (id: string): Model => ({
+      id,
+      object: 'model',
+      created: this.created,
+      owned_by: 'system',
+    });
+    const ids = new Set<string>([BUILTIN_MODEL, ...this.localModels(), ...Object.keys(this.hosted)]);
+    return [...[...ids].map(system), ...this.options.store.models.list(projectId)];
+  }
+
+  /** The weights behind a model name for this project, or undefined when the name is unknown. */
+  resolve(projectId: string, name: string): ResolvedModel | undefined {
+    const base = this.resolveBase(name, new Set());
+    if (base) return base;
+    const tuned = this.options.store.models.find(projectId, name);
+    if (!tuned) return undefined;
+    const parent = this.resolveBase(tuned.baseModel, new Set());
+    if (!parent) return undefined;
+    if (tuned.weightsDir) {
+      return {
+        id: name,
+        kind: 'fine-tuned',
+        modelDir: tuned.weightsDir,
+        adapterDir: null,
+        localId: parent.localId,
+        jobId: tuned.jobId,
+      };
+    }
+    const adapterDir = tuned.adapterId
+      ? this.options.store.adapters.dir(projectId, tuned.adapterId)
+      : undefined;
+    if (!adapterDir) return undefined;
+    return {
+      id: name,
+      kind: 'fine-tuned',
+      modelDir: parent.modelDir,
+      adapterDir,
+      localId: parent.localId,
+      jobId: tuned.jobId,
+    };
+  }
+
+  private resolveBase(name: string, seen: Set<string>): ResolvedModel | undefined {
+    const { modelsDir, builtinDir } = this.options;
+    if (modelsDir && !name.includes('..') && !path.isAbsolute(name)) {
+      const dir = path.join(modelsDir, name);
+      if (isModelFolder(dir))
+        return { id: name, kind: 'local', modelDir: dir, adapterDir: null, localId: name };
+    }
+    if (name === BUILTIN_MODEL) {
+      return { id: name, kind: 'builtin', modelDir: builtinDir, adapterDir: null, localId: BUILTIN_MODEL };
+    }
+    const standIn = this.hosted[name];
+    if (standIn === undefined || seen.has(name)) return undefined;
+    seen.add(name);
+    const target = this.resolveBase(standIn, seen);
+    return target && { ...target, id: name, kind: 'hosted' };
+  }
+}

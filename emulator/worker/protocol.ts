@@ -1,0 +1,28 @@
+/** Messages between the scheduler (server process) and a trainer child process, over the fork IPC channel. */
+import type { TrainOptions, TrainProgress, TrainResult } from '../../native/index';
+import type { PreparedDataset } from '../data';
+
+/** The engine's training options, progress reports and result (native/index.ts). */
+export type EngineTrainOptions = TrainOptions;
+export type EngineProgress = TrainProgress;
+export type EngineTrainResult = TrainResult;
+
+export interface PrepareRequest {
+  type: 'prepare';
+  modelDir: string;
+  maxSeqLength: number;
+  training: { inputFile: string; outputFile: string };
+  validation?: { inputFile: string; outputFile: string } | undefined;
+}
+
+export type ParentMessage =
+  | PrepareRequest
+  | { type: 'train'; options: EngineTrainOptions }
+  | { type: 'stop' };
+
+export type ChildMessage =
+  | { type: 'prepared'; training: PreparedDataset; validation?: PreparedDataset | undefined }
+  | { type: 'dataset_error'; code: string; message: string; param: 'training_file' | 'validation_file' }
+  | { type: 'progress'; progress: EngineProgress }
+  | { type: 'trained'; result: EngineTrainResult }
+  | { type: 'error'; message: string };

@@ -1,0 +1,89 @@
+/**
+ * The trainer child process. It validates and tokenizes a job's data, or runs the engine's training, for the
+ * scheduler that forked it, and reports back over IPC. The native addon is loaded here, never in the server. The
+ * process ends itself when the parent goes away (a killed server must not leave training running).
+ */
+import { DatasetError, ModelTokenizer, prepareDataset } from '../data';
+import type {
+  ChildMessage,
+  EngineProgress,
+  EngineTrainOptions,
+  ParentMessage,
+  PrepareRequest,
+} from './protocol';
+
+function send(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function prepare(request: PrepareRequest): Promise<ChildMessage> {
+  try {
+    const tokenizer = ModelTokenizer.load(request.modelDir);
+    const training = await prepareDataset({
+      ...request.training,
+      role: 'training',
+      tokenizer,
+      maxSeqLength: request.maxSeqLength,
+    });
+    const validation = request.validation
+      ? await prepareDataset({
+          ...request.validation,
+          role: 'validation',
+          tokenizer,
+          maxSeqLength: request.maxSeqLength,
+        })
+      : undefined;
+    return { type: 'prepared', training, validation };
+  } catch (error) {
+    if (error instanceof DatasetError) {
+      return { type: 'dataset_error', code: error.code, message: error.message, param: error.param };
+    }
+    return { type: 'error', message: (error as Error).message };
+  }
+}
+
+let cancel: { cancel(): void } | undefined;
+let stopRequested = false;
+
+async function train(options: EngineTrainOptions): Promise<ChildMessage> {
+  try {
+    // Imported here, in the child, so the server process never loads the addon.
+    const engine = await import('../../native/index');
+    const run = engine.startTraining(options, (progress) => {
+      void send({ type: 'progress', progress });
+    });
+    cancel = run;
+    if (stopRequested) run.cancel();
+    return { type: 'trained', result: await run.result };
+  } catch (error) {
+    return { type: 'error', message: (error as Error).message };
+  }
+}
+
+process.on('disconnect', () => {
+  // The scheduler is gone (the server stopped or was killed): stop at once; the last checkpoint is on disk.
+  process.kill(process.pid, 'SIGKILL');
+});
+
+process.on('message', (message: ParentMessage) => {
+  switch (message.type) {
+    case 'prepare':
+      void prepare(message)
+        .then(send)
+        .then(() => process.exit(0));
+      break;
+    case 'train':
+      void train(message.options).then(async (reply) => {
+        await send(reply);
+        process.exit(0);
+      });
+      break;
+    case 'stop':
+      stopRequested = true;
+      cancel?.cancel();
+      break;
+  }
+});

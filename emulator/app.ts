@@ -74,7 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
-  app.addHook('onClose', async () => shutdown.abort());
+  app.addHook('preClose', async () => shutdown.abort());
   installErrorHandlers(app);
   installBodyParsers(app);
   await app.register(multipart, {

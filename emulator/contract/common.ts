@@ -66,6 +66,18 @@ export const ErrorBodySchema = z
   });
 export type ErrorBody = z.infer<typeof ErrorBodySchema>;
 
+/** Request headers of the POST routes that create or change state: a repeated key replays the first answer. */
+export const IdempotencyHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .optional()
+    .describe(
+      'Makes retries safe: a request repeating a key already used on this route gets the first answer again ' +
+        '(with `Idempotent-Replayed: true`); reusing it with a different body is a 400 ' +
+        '(`idempotency_key_reused`). tunekit extension; the tunekit SDK sends one on every POST.',
+    ),
+});
+
 /** Metadata map: at most 16 pairs, keys ≤ 64 characters, values ≤ 512 characters. */
 export const MetadataSchema = z
   .record(z.string().min(1).max(64), z.string().max(512))

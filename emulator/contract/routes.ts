@@ -15,7 +15,7 @@ import {
   AdapterSchema,
 } from './adapters';
 import { ChatCompletionChunkSchema, ChatCompletionCreateParamsSchema, ChatCompletionSchema } from './chat';
-import { ErrorBodySchema } from './common';
+import { ErrorBodySchema, IdempotencyHeadersSchema } from './common';
 import {
   FileCreateParamsSchema,
   FileDeletedSchema,
@@ -142,6 +142,7 @@ export const routes = [
       'Streams a multipart upload to storage. Fine-tuning data must be JSONL with purpose `fine-tune`.',
     tag: 'Files',
     auth: true,
+    headers: IdempotencyHeadersSchema,
     body: { kind: 'multipart', schema: FileCreateParamsSchema, fileFields: ['file'] },
     responses: { 200: json(FileObjectSchema, 'The uploaded file.'), ...errors(400, 401) },
     sdkMethod: 'files.create',
@@ -205,6 +206,7 @@ export const routes = [
       'Queues a job. File format problems are found asynchronously: the job turns `failed` with `error` set.',
     tag: 'Fine-tuning',
     auth: true,
+    headers: IdempotencyHeadersSchema,
     body: { kind: 'json', schema: JobCreateParamsSchema, required: true },
     responses: { 200: json(FineTuningJobSchema, 'The new job.'), ...errors(400, 401) },
     sdkMethod: 'fineTuning.jobs.create',
@@ -239,6 +241,7 @@ export const routes = [
     description: 'No request body. A job that already finished cannot be cancelled (400).',
     tag: 'Fine-tuning',
     auth: true,
+    headers: IdempotencyHeadersSchema,
     params: jobIdPath,
     responses: { 200: json(FineTuningJobSchema, 'The job, `cancelled`.'), ...errors(400, 401, 404) },
     sdkMethod: 'fineTuning.jobs.cancel',
@@ -251,6 +254,7 @@ export const routes = [
     description: 'No request body. Only a queued or running job can be paused (else 400).',
     tag: 'Fine-tuning',
     auth: true,
+    headers: IdempotencyHeadersSchema,
     params: jobIdPath,
     responses: { 200: json(FineTuningJobSchema, 'The job, `paused`.'), ...errors(400, 401, 404) },
     sdkMethod: 'fineTuning.jobs.pause',
@@ -263,6 +267,7 @@ export const routes = [
     description: 'No request body. Only a paused job can be resumed (else 400); it goes back to `queued`.',
     tag: 'Fine-tuning',
     auth: true,
+    headers: IdempotencyHeadersSchema,
     params: jobIdPath,
     responses: { 200: json(FineTuningJobSchema, 'The job, `queued` again.'), ...errors(400, 401, 404) },
     sdkMethod: 'fineTuning.jobs.resume',
@@ -279,7 +284,8 @@ export const routes = [
       'the response is `text/event-stream`. Events come oldest first, each as one SSE message',
       '`id: <event id>` + `data: <FineTuningJobEvent JSON>`; first those already recorded (after the one named',
       'by `Last-Event-ID`, when sent), then new ones as they happen. Once the job is `succeeded`, `failed` or',
-      '`cancelled` and its last event is sent, the server sends `data: [DONE]` and closes the stream.',
+      '`cancelled` and its last event is sent, the server sends `data: [DONE]` and closes the stream. Comment',
+      'lines (`: heartbeat`) keep an idle connection open; clients ignore them.',
       '`after` and `limit` do not apply to the stream.',
     ].join('\n'),
     tag: 'Fine-tuning',

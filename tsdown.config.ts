@@ -7,13 +7,18 @@ export default defineConfig([
     dts: true,
     platform: 'node',
     target: 'node20',
+    // package.json points at index.js / index.cjs / index.d.ts, not tsdown's default .mjs names.
+    fixedExtension: false,
     clean: true,
   },
   {
-    entry: { cli: 'emulator/cli.ts' },
+    // The trainer runs in a child process the scheduler forks (dist/trainer.js beside dist/cli.js).
+    entry: { cli: 'emulator/cli.ts', trainer: 'emulator/worker/trainer-process.ts' },
     format: ['esm'],
     platform: 'node',
     target: 'node20',
+    fixedExtension: false,
+    dts: false,
     clean: false,
   },
 ]);

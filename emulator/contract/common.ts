@@ -48,9 +48,6 @@ export function idSchema(kind: IdKind) {
 /** Unix time in whole seconds, as every timestamp of the API. */
 export const UnixSecondsSchema = z.number().int().nonnegative();
 
-/** A path parameter: any non-empty string (unknown ids are a 404, not a 400, as on the hosted API). */
-export const PathIdSchema = z.string().min(1);
-
 export const ErrorBodySchema = z
   .object({
     error: z.object({

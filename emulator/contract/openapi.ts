@@ -70,6 +70,15 @@ function clean(value: unknown): unknown {
   return out;
 }
 
+/** The component a `$ref` schema points to, or the schema itself. */
+function resolveComponent(converter: SchemaConverter, schema: Json): Json {
+  const ref = schema.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith(COMPONENT_PREFIX)) return schema;
+  const component = converter.components.get(ref.slice(COMPONENT_PREFIX.length));
+  if (!component) throw new Error(`Unresolved component ${ref}`);
+  return component;
+}
+
 function isObjectSchema(schema: Json): boolean {
   if (schema.type === 'object') return true;
   const branches = (schema.anyOf ?? schema.oneOf) as Json[] | undefined;
@@ -109,12 +118,16 @@ function requestBody(converter: SchemaConverter, route: RouteDef): Json | undefi
       content: { 'application/json': { schema: converter.convert(body.schema) } },
     };
   }
+  const schema = converter.convert(body.schema);
+  const fields = (resolveComponent(converter, schema).properties ?? {}) as Record<string, Json>;
   const encoding: Json = {};
-  for (const field of body.fileFields) encoding[field] = { contentType: 'application/octet-stream' };
-  return {
-    required: true,
-    content: { 'multipart/form-data': { schema: converter.convert(body.schema), encoding } },
-  };
+  for (const [name, field] of Object.entries(fields)) {
+    if (body.fileFields.includes(name)) encoding[name] = { contentType: 'application/octet-stream' };
+    // Nested objects travel as bracketed text fields (`expires_after[seconds]=3600`), as the SDKs send them.
+    else if (isObjectSchema(resolveComponent(converter, field)))
+      encoding[name] = { style: 'deepObject', explode: true };
+  }
+  return { required: true, content: { 'multipart/form-data': { schema, encoding } } };
 }
 
 function mediaType(converter: SchemaConverter, content: ResponseContent): [string, Json] {

@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { spawnEmulator } from '../../e2e/helpers';
+
+const CLI = fileURLToPath(new URL('../../../emulator/cli.ts', import.meta.url));
+const dirs: string[] = [];
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tunekit-cli-'));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function runCli(args: string[]) {
+  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+}
+
+describe('tunekit emulator', () => {
+  it('refuses unknown flags and bad values with a clear message and exit code 2', () => {
+    for (const [args, message] of [
+      [['emulator', '--prot', '4100'], "Unknown option '--prot'"],
+      [['emulator', '--port', 'abc'], '--port must be an integer from 0 to 65535'],
+      [['emulator', '--workers', '0'], '--workers must be an integer from 1 to 64'],
+      [['emulator', 'extra'], 'Unexpected argument'],
+      [['serve'], "unknown command 'serve'"],
+    ] as const) {
+      const result = runCli([...args]);
+      expect(result.status, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).toContain('Usage: tunekit emulator');
+      expect(result.stdout).toBe('');
+    }
+  });
+
+  it('prints exactly one line, the base URL, picks a free port with --port 0, and stops on SIGTERM', async () => {
+    const keys = join(tempDir(), 'keys.txt');
+    writeFileSync(keys, 'only-this-key\n');
+    const emulator = await spawnEmulator(['--data-dir', tempDir(), '--api-keys', keys, '--workers', '2']);
+    try {
+      expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
+      expect(emulator.url).not.toContain(':0/');
+      const allowed = await fetch(`${emulator.url}/models`, {
+        headers: { authorization: 'Bearer only-this-key' },
+      });
+      expect(allowed.status).toBe(200);
+      const refused = await fetch(`${emulator.url}/models`, { headers: { authorization: 'Bearer other' } });
+      expect(refused.status).toBe(401);
+      const health = await fetch(emulator.url.replace(/\/v1$/, '/health'));
+      expect(await health.json()).toMatchObject({ status: 'ok' });
+    } finally {
+      emulator.child.kill('SIGTERM');
+    }
+    expect(await emulator.exited).toEqual({ code: 0, signal: null });
+    expect(emulator.output()).toBe('');
+  });
+
+  it('fails with exit code 1 and a message when the port is taken', async () => {
+    const first = await spawnEmulator(['--data-dir', tempDir()]);
+    try {
+      const port = new URL(first.url).port;
+      const result = runCli(['emulator', '--port', port, '--data-dir', tempDir()]);
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('EADDRINUSE');
+    } finally {
+      first.child.kill('SIGTERM');
+      await first.exited;
+    }
+  });
+});

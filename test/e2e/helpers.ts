@@ -39,7 +39,8 @@ export async function spawnEmulator(args: string[]): Promise<EmulatorProcess> {
     output += chunk.toString();
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => resolve({ code, signal }));
+    // 'close' comes after the output streams ended, so `output` is complete by then.
+    child.on('close', (code, signal) => resolve({ code, signal }));
   });
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {

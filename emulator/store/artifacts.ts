@@ -19,7 +19,7 @@ import type {
   NewFineTunedModel,
   PageWithIds,
 } from './index';
-import { nowSeconds, pageWithIds } from './paging';
+import { nowSeconds, pageWithIds, prepared } from './paging';
 
 interface CheckpointRow {
   n: number;
@@ -57,36 +57,36 @@ export class SqliteCheckpointRepo implements CheckpointRepo {
       metrics: JSON.stringify(checkpoint.metrics),
       adapter_id: checkpoint.adapterId,
     };
-    this.db
-      .prepare(
-        `INSERT INTO checkpoints (id, job_id, step, created_at, model_name, metrics, adapter_id)
+    prepared(
+      this.db,
+      `INSERT INTO checkpoints (id, job_id, step, created_at, model_name, metrics, adapter_id)
          VALUES (@id, @job_id, @step, @created_at, @model_name, @metrics, @adapter_id)`,
-      )
-      .run(row);
+    ).run(row);
     return toCheckpoint({ n: 0, ...row });
   }
 
   list(projectId: string, jobId: string, query: CursorQuery): PageWithIds<FineTuningJobCheckpoint> {
-    if (!this.db.prepare('SELECT 1 FROM jobs WHERE project_id = ? AND id = ?').get(projectId, jobId)) {
+    if (!prepared(this.db, 'SELECT 1 FROM jobs WHERE project_id = ? AND id = ?').get(projectId, jobId)) {
       return pageWithIds([], false);
     }
     // Newest first = highest step first; `n` breaks ties between equal steps.
     let rows: CheckpointRow[];
     if (query.after === undefined) {
-      rows = this.db
-        .prepare('SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step DESC, n DESC LIMIT ?')
-        .all(jobId, query.limit + 1) as CheckpointRow[];
+      rows = prepared(
+        this.db,
+        'SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step DESC, n DESC LIMIT ?',
+      ).all(jobId, query.limit + 1) as CheckpointRow[];
     } else {
-      const cursor = this.db
-        .prepare('SELECT step, n FROM checkpoints WHERE job_id = ? AND id = ?')
-        .get(jobId, query.after) as { step: number; n: number } | undefined;
+      const cursor = prepared(this.db, 'SELECT step, n FROM checkpoints WHERE job_id = ? AND id = ?').get(
+        jobId,
+        query.after,
+      ) as { step: number; n: number } | undefined;
       if (!cursor) return pageWithIds([], false);
-      rows = this.db
-        .prepare(
-          `SELECT * FROM checkpoints WHERE job_id = ? AND (step < ? OR (step = ? AND n < ?))
+      rows = prepared(
+        this.db,
+        `SELECT * FROM checkpoints WHERE job_id = ? AND (step < ? OR (step = ? AND n < ?))
            ORDER BY step DESC, n DESC LIMIT ?`,
-        )
-        .all(jobId, cursor.step, cursor.step, cursor.n, query.limit + 1) as CheckpointRow[];
+      ).all(jobId, cursor.step, cursor.step, cursor.n, query.limit + 1) as CheckpointRow[];
     }
     return pageWithIds(rows.slice(0, query.limit).map(toCheckpoint), rows.length > query.limit);
   }
@@ -162,14 +162,13 @@ export class SqliteAdapterRepo implements AdapterRepo {
       bytes: fs.statSync(path.join(target, 'adapter_model.safetensors')).size,
       created_at: nowSeconds(),
     };
-    this.db
-      .prepare(
-        `INSERT INTO adapters (id, project_id, job_id, fine_tuned_model, base_model, step, peft_type, r, lora_alpha,
+    prepared(
+      this.db,
+      `INSERT INTO adapters (id, project_id, job_id, fine_tuned_model, base_model, step, peft_type, r, lora_alpha,
            target_modules, bytes, created_at)
          VALUES (@id, @project_id, @job_id, @fine_tuned_model, @base_model, @step, @peft_type, @r, @lora_alpha,
            @target_modules, @bytes, @created_at)`,
-      )
-      .run(row);
+    ).run(row);
     return toAdapter({ n: 0, ...row });
   }
 
@@ -194,16 +193,18 @@ export class SqliteAdapterRepo implements AdapterRepo {
       conditions.push('n < @cursor');
       params.cursor = cursor.n;
     }
-    const rows = this.db
-      .prepare(`SELECT * FROM adapters WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`)
-      .all(params) as AdapterRow[];
+    const rows = prepared(
+      this.db,
+      `SELECT * FROM adapters WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`,
+    ).all(params) as AdapterRow[];
     return pageWithIds(rows.slice(0, query.limit).map(toAdapter), rows.length > query.limit);
   }
 
   delete(projectId: string, adapterId: string): boolean {
-    const result = this.db
-      .prepare('DELETE FROM adapters WHERE project_id = ? AND id = ?')
-      .run(projectId, adapterId);
+    const result = prepared(this.db, 'DELETE FROM adapters WHERE project_id = ? AND id = ?').run(
+      projectId,
+      adapterId,
+    );
     if (result.changes === 0) return false;
     fs.rmSync(path.join(this.paths.adapters, adapterId), { recursive: true, force: true });
     return true;
@@ -215,16 +216,17 @@ export class SqliteAdapterRepo implements AdapterRepo {
 
   /** Adapter folders without a row (a crash between the copy and the insert, or during delete). */
   sweepOrphans(): void {
-    const known = this.db.prepare('SELECT 1 FROM adapters WHERE id = ?').pluck();
+    const known = prepared(this.db, 'SELECT 1 FROM adapters WHERE id = ?').pluck();
     for (const name of fs.readdirSync(this.paths.adapters)) {
       if (!known.get(name)) fs.rmSync(path.join(this.paths.adapters, name), { recursive: true, force: true });
     }
   }
 
   private row(projectId: string, adapterId: string): AdapterRow | undefined {
-    return this.db
-      .prepare('SELECT * FROM adapters WHERE project_id = ? AND id = ?')
-      .get(projectId, adapterId) as AdapterRow | undefined;
+    return prepared(this.db, 'SELECT * FROM adapters WHERE project_id = ? AND id = ?').get(
+      projectId,
+      adapterId,
+    ) as AdapterRow | undefined;
   }
 }
 
@@ -271,45 +273,44 @@ export class SqliteModelRepo implements ModelRepo {
       owned_by: model.ownedBy,
       deleted: 0,
     };
-    this.db
-      .prepare(
-        `INSERT INTO models (id, project_id, job_id, base_model, adapter_id, weights_dir, checkpoint_step, created,
+    prepared(
+      this.db,
+      `INSERT INTO models (id, project_id, job_id, base_model, adapter_id, weights_dir, checkpoint_step, created,
            owned_by, deleted)
          VALUES (@id, @project_id, @job_id, @base_model, @adapter_id, @weights_dir, @checkpoint_step, @created,
            @owned_by, @deleted)`,
-      )
-      .run(row);
+    ).run(row);
     return toModelRecord({ n: 0, ...row });
   }
 
   list(projectId: string): Model[] {
-    const rows = this.db
-      .prepare(
-        'SELECT * FROM models WHERE project_id = ? AND checkpoint_step IS NULL AND deleted = 0 ORDER BY n DESC',
-      )
-      .all(projectId) as ModelRow[];
+    const rows = prepared(
+      this.db,
+      'SELECT * FROM models WHERE project_id = ? AND checkpoint_step IS NULL AND deleted = 0 ORDER BY n DESC',
+    ).all(projectId) as ModelRow[];
     return rows.map((row) => ({ id: row.id, object: 'model', created: row.created, owned_by: row.owned_by }));
   }
 
   find(projectId: string, modelId: string): FineTunedModelRecord | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM models WHERE project_id = ? AND id = ? AND deleted = 0')
-      .get(projectId, modelId) as ModelRow | undefined;
+    const row = prepared(this.db, 'SELECT * FROM models WHERE project_id = ? AND id = ? AND deleted = 0').get(
+      projectId,
+      modelId,
+    ) as ModelRow | undefined;
     return row && toModelRecord(row);
   }
 
   delete(projectId: string, modelId: string): boolean {
     return this.db
       .transaction(() => {
-        const row = this.db
-          .prepare(
-            'SELECT job_id FROM models WHERE project_id = ? AND id = ? AND checkpoint_step IS NULL AND deleted = 0',
-          )
-          .get(projectId, modelId) as { job_id: string } | undefined;
+        const row = prepared(
+          this.db,
+          'SELECT job_id FROM models WHERE project_id = ? AND id = ? AND checkpoint_step IS NULL AND deleted = 0',
+        ).get(projectId, modelId) as { job_id: string } | undefined;
         if (!row) return false;
-        this.db
-          .prepare('UPDATE models SET deleted = 1 WHERE project_id = ? AND job_id = ?')
-          .run(projectId, row.job_id);
+        prepared(this.db, 'UPDATE models SET deleted = 1 WHERE project_id = ? AND job_id = ?').run(
+          projectId,
+          row.job_id,
+        );
         return true;
       })
       .immediate();

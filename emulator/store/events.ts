@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 import { newId } from '../contract/common';
 import type { FineTuningJobEvent } from '../contract/jobs';
 import type { CursorQuery, EventRepo, JobUpdate, NewEvent, Page, StoredEvent } from './index';
-import { nowSeconds } from './paging';
+import { nowSeconds, prepared } from './paging';
 
 interface EventRow {
   n: number;
@@ -43,7 +43,7 @@ export class SqliteEventRepo implements EventRepo {
 
   /** Inserts an event inside the caller's transaction; the caller notifies subscribers after commit. */
   insert(jobId: string, event: NewEvent): StoredEvent {
-    const last = this.db.prepare('SELECT MAX(seq) FROM events WHERE job_id = ?').pluck().get(jobId) as
+    const last = prepared(this.db, 'SELECT MAX(seq) FROM events WHERE job_id = ?').pluck().get(jobId) as
       | number
       | null;
     const row: Omit<EventRow, 'n'> = {
@@ -56,17 +56,16 @@ export class SqliteEventRepo implements EventRepo {
       type: event.type ?? 'message',
       data: event.data === null ? null : JSON.stringify(event.data ?? {}),
     };
-    this.db
-      .prepare(
-        `INSERT INTO events (id, job_id, seq, created_at, level, message, type, data)
+    prepared(
+      this.db,
+      `INSERT INTO events (id, job_id, seq, created_at, level, message, type, data)
          VALUES (@id, @job_id, @seq, @created_at, @level, @message, @type, @data)`,
-      )
-      .run(row);
+    ).run(row);
     return { seq: row.seq, event: toEvent({ n: 0, ...row }) };
   }
 
   list(projectId: string, jobId: string, query: CursorQuery): Page<FineTuningJobEvent> {
-    if (!this.db.prepare('SELECT 1 FROM jobs WHERE project_id = ? AND id = ?').get(projectId, jobId))
+    if (!prepared(this.db, 'SELECT 1 FROM jobs WHERE project_id = ? AND id = ?').get(projectId, jobId))
       return { data: [], has_more: false };
     let cursor = Number.MAX_SAFE_INTEGER;
     if (query.after !== undefined) {
@@ -74,22 +73,23 @@ export class SqliteEventRepo implements EventRepo {
       if (seq === undefined) return { data: [], has_more: false };
       cursor = seq;
     }
-    const rows = this.db
-      .prepare('SELECT * FROM events WHERE job_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(jobId, cursor, query.limit + 1) as EventRow[];
+    const rows = prepared(
+      this.db,
+      'SELECT * FROM events WHERE job_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+    ).all(jobId, cursor, query.limit + 1) as EventRow[];
     return { data: rows.slice(0, query.limit).map(toEvent), has_more: rows.length > query.limit };
   }
 
   since(jobId: string, seq: number): StoredEvent[] {
-    const rows = this.db
-      .prepare('SELECT * FROM events WHERE job_id = ? AND seq > ? ORDER BY seq ASC')
-      .all(jobId, seq) as EventRow[];
+    const rows = prepared(this.db, 'SELECT * FROM events WHERE job_id = ? AND seq > ? ORDER BY seq ASC').all(
+      jobId,
+      seq,
+    ) as EventRow[];
     return rows.map((row) => ({ seq: row.seq, event: toEvent(row) }));
   }
 
   seqOf(jobId: string, eventId: string): number | undefined {
-    return this.db
-      .prepare('SELECT seq FROM events WHERE job_id = ? AND id = ?')
+    return prepared(this.db, 'SELECT seq FROM events WHERE job_id = ? AND id = ?')
       .pluck()
       .get(jobId, eventId) as number | undefined;
   }

@@ -7,7 +7,7 @@ import type { FileObject, FilePurpose } from '../contract/files';
 import { commitTmp, streamToTmp, TooLargeError, tmpPath } from './blobs';
 import { EmulatorError } from './errors';
 import type { DataPaths, FileListQuery, FileRepo, FileUpload, PageWithIds } from './index';
-import { nowSeconds, pageWithIds } from './paging';
+import { nowSeconds, pageWithIds, prepared } from './paging';
 
 interface FileRow {
   n: number;
@@ -109,12 +109,11 @@ export class SqliteFileRepo implements FileRepo {
       status: 'processed',
       status_details: null,
     };
-    this.db
-      .prepare(
-        `INSERT INTO files (id, project_id, bytes, created_at, expires_at, filename, purpose, status, status_details)
+    prepared(
+      this.db,
+      `INSERT INTO files (id, project_id, bytes, created_at, expires_at, filename, purpose, status, status_details)
          VALUES (@id, @project_id, @bytes, @created_at, @expires_at, @filename, @purpose, @status, @status_details)`,
-      )
-      .run(row);
+    ).run(row);
     return toFileObject({ n: 0, ...row });
   }
 
@@ -137,19 +136,19 @@ export class SqliteFileRepo implements FileRepo {
       conditions.push(ascending ? 'n > @cursor' : 'n < @cursor');
       params.cursor = cursor.n;
     }
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM files WHERE ${conditions.join(' AND ')} ORDER BY n ${ascending ? 'ASC' : 'DESC'} LIMIT @limit`,
-      )
-      .all(params) as FileRow[];
+    const rows = prepared(
+      this.db,
+      `SELECT * FROM files WHERE ${conditions.join(' AND ')} ORDER BY n ${ascending ? 'ASC' : 'DESC'} LIMIT @limit`,
+    ).all(params) as FileRow[];
     const hasMore = rows.length > query.limit;
     return pageWithIds(rows.slice(0, query.limit).map(toFileObject), hasMore);
   }
 
   delete(projectId: string, fileId: string): boolean {
-    const result = this.db
-      .prepare('DELETE FROM files WHERE project_id = ? AND id = ?')
-      .run(projectId, fileId);
+    const result = prepared(this.db, 'DELETE FROM files WHERE project_id = ? AND id = ?').run(
+      projectId,
+      fileId,
+    );
     if (result.changes === 0) return false;
     fs.rmSync(path.join(this.paths.files, fileId), { force: true });
     return true;
@@ -161,14 +160,14 @@ export class SqliteFileRepo implements FileRepo {
 
   /** Blobs in <data>/files without a row (a crash between rename and insert, or during delete). */
   sweepOrphans(): void {
-    const known = this.db.prepare('SELECT 1 FROM files WHERE id = ?').pluck();
+    const known = prepared(this.db, 'SELECT 1 FROM files WHERE id = ?').pluck();
     for (const name of fs.readdirSync(this.paths.files)) {
       if (!known.get(name)) fs.rmSync(path.join(this.paths.files, name), { force: true, recursive: true });
     }
   }
 
   private row(projectId: string, fileId: string): FileRow | undefined {
-    return this.db.prepare('SELECT * FROM files WHERE project_id = ? AND id = ?').get(projectId, fileId) as
+    return prepared(this.db, 'SELECT * FROM files WHERE project_id = ? AND id = ?').get(projectId, fileId) as
       | FileRow
       | undefined;
   }

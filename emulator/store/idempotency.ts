@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { EmulatorError } from './errors';
 import type { IdempotencyRepo, IdempotencyScope, StoredResponse } from './index';
-import { nowSeconds } from './paging';
+import { nowSeconds, prepared } from './paging';
 
 interface IdempotencyRow {
   fingerprint: string;
@@ -26,11 +26,10 @@ export class SqliteIdempotencyRepo implements IdempotencyRepo {
   ): Promise<{ response: StoredResponse; replayed: boolean }> {
     const mapKey = JSON.stringify([scope.projectId, scope.route, scope.key]);
     for (;;) {
-      const row = this.db
-        .prepare(
-          'SELECT fingerprint, state, status, body FROM idempotency WHERE project_id = ? AND route = ? AND key = ?',
-        )
-        .get(scope.projectId, scope.route, scope.key) as IdempotencyRow | undefined;
+      const row = prepared(
+        this.db,
+        'SELECT fingerprint, state, status, body FROM idempotency WHERE project_id = ? AND route = ? AND key = ?',
+      ).get(scope.projectId, scope.route, scope.key) as IdempotencyRow | undefined;
       if (row && row.fingerprint !== scope.fingerprint) {
         throw new EmulatorError(
           400,
@@ -61,22 +60,20 @@ export class SqliteIdempotencyRepo implements IdempotencyRepo {
     mapKey: string,
     handler: () => Promise<StoredResponse>,
   ): Promise<{ response: StoredResponse; replayed: boolean }> {
-    this.db
-      .prepare(
-        `INSERT OR REPLACE INTO idempotency (project_id, route, key, fingerprint, state, created_at)
+    prepared(
+      this.db,
+      `INSERT OR REPLACE INTO idempotency (project_id, route, key, fingerprint, state, created_at)
          VALUES (?, ?, ?, ?, 'pending', ?)`,
-      )
-      .run(scope.projectId, scope.route, scope.key, scope.fingerprint, nowSeconds());
+    ).run(scope.projectId, scope.route, scope.key, scope.fingerprint, nowSeconds());
     const run = (async () => {
       try {
         const response = await handler();
         if (response.status < 500) {
-          this.db
-            .prepare(
-              `UPDATE idempotency SET state = 'done', status = ?, body = ?
+          prepared(
+            this.db,
+            `UPDATE idempotency SET state = 'done', status = ?, body = ?
                WHERE project_id = ? AND route = ? AND key = ?`,
-            )
-            .run(response.status, JSON.stringify(response.body), scope.projectId, scope.route, scope.key);
+          ).run(response.status, JSON.stringify(response.body), scope.projectId, scope.route, scope.key);
         } else {
           this.forget(scope);
         }
@@ -95,13 +92,15 @@ export class SqliteIdempotencyRepo implements IdempotencyRepo {
   }
 
   private forget(scope: IdempotencyScope): void {
-    this.db
-      .prepare('DELETE FROM idempotency WHERE project_id = ? AND route = ? AND key = ?')
-      .run(scope.projectId, scope.route, scope.key);
+    prepared(this.db, 'DELETE FROM idempotency WHERE project_id = ? AND route = ? AND key = ?').run(
+      scope.projectId,
+      scope.route,
+      scope.key,
+    );
   }
 
   /** Requests in flight when the last process died never finished: forget them so a retry runs. */
   clearPending(): void {
-    this.db.prepare("DELETE FROM idempotency WHERE state = 'pending'").run();
+    prepared(this.db, "DELETE FROM idempotency WHERE state = 'pending'").run();
   }
 }

@@ -16,7 +16,7 @@ import type {
   Page,
   StoredEvent,
 } from './index';
-import { nowSeconds } from './paging';
+import { nowSeconds, prepared } from './paging';
 
 interface JobRow {
   n: number;
@@ -112,18 +112,17 @@ export class SqliteJobRepo implements JobRepo {
       : `Validating training file: ${job.training_file}`;
     const events: StoredEvent[] = [];
     this.db.transaction(() => {
-      this.db
-        .prepare(
-          'INSERT INTO jobs (id, project_id, status, metadata, body, runtime) VALUES (?, ?, ?, ?, ?, ?)',
-        )
-        .run(
-          job.id,
-          projectId,
-          job.status,
-          job.metadata ? JSON.stringify(job.metadata) : null,
-          JSON.stringify(job),
-          JSON.stringify(runtime),
-        );
+      prepared(
+        this.db,
+        'INSERT INTO jobs (id, project_id, status, metadata, body, runtime) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(
+        job.id,
+        projectId,
+        job.status,
+        job.metadata ? JSON.stringify(job.metadata) : null,
+        JSON.stringify(job),
+        JSON.stringify(runtime),
+      );
       events.push(this.events.insert(job.id, { message: `Created fine-tuning job: ${job.id}` }));
       events.push(this.events.insert(job.id, { message: validating }));
     })();
@@ -132,9 +131,10 @@ export class SqliteJobRepo implements JobRepo {
   }
 
   get(projectId: string, jobId: string): FineTuningJob | undefined {
-    const row = this.db
-      .prepare('SELECT body FROM jobs WHERE project_id = ? AND id = ?')
-      .get(projectId, jobId) as { body: string } | undefined;
+    const row = prepared(this.db, 'SELECT body FROM jobs WHERE project_id = ? AND id = ?').get(
+      projectId,
+      jobId,
+    ) as { body: string } | undefined;
     return row && JSON.parse(row.body);
   }
 
@@ -142,8 +142,7 @@ export class SqliteJobRepo implements JobRepo {
     const conditions = ['project_id = @projectId'];
     const params: Record<string, unknown> = { projectId, limit: query.limit + 1 };
     if (query.after !== undefined) {
-      const cursor = this.db
-        .prepare('SELECT n FROM jobs WHERE project_id = ? AND id = ?')
+      const cursor = prepared(this.db, 'SELECT n FROM jobs WHERE project_id = ? AND id = ?')
         .pluck()
         .get(projectId, query.after);
       if (cursor === undefined) return { data: [], has_more: false };
@@ -161,8 +160,10 @@ export class SqliteJobRepo implements JobRepo {
         params[`v${i}`] = value;
       });
     }
-    const rows = this.db
-      .prepare(`SELECT body FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`)
+    const rows = prepared(
+      this.db,
+      `SELECT body FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`,
+    )
       .pluck()
       .all(params) as string[];
     return {
@@ -172,16 +173,16 @@ export class SqliteJobRepo implements JobRepo {
   }
 
   record(jobId: string): JobRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+    const row = prepared(this.db, 'SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
     return row && toRecord(row);
   }
 
   withStatus(statuses: readonly string[]): JobRecord[] {
     if (statuses.length === 0) return [];
     const marks = statuses.map(() => '?').join(', ');
-    const rows = this.db
-      .prepare(`SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY n ASC`)
-      .all(...statuses) as JobRow[];
+    const rows = prepared(this.db, `SELECT * FROM jobs WHERE status IN (${marks}) ORDER BY n ASC`).all(
+      ...statuses,
+    ) as JobRow[];
     return rows.map(toRecord);
   }
 
@@ -224,9 +225,12 @@ export class SqliteJobRepo implements JobRepo {
   private write(current: JobRecord, patch: Partial<FineTuningJob>, runtime?: Partial<JobRuntime>): JobRecord {
     const job = { ...current.job, ...patch };
     const nextRuntime = { ...current.runtime, ...runtime };
-    this.db
-      .prepare('UPDATE jobs SET status = ?, body = ?, runtime = ? WHERE id = ?')
-      .run(job.status, JSON.stringify(job), JSON.stringify(nextRuntime), job.id);
+    prepared(this.db, 'UPDATE jobs SET status = ?, body = ?, runtime = ? WHERE id = ?').run(
+      job.status,
+      JSON.stringify(job),
+      JSON.stringify(nextRuntime),
+      job.id,
+    );
     return { projectId: current.projectId, job, runtime: nextRuntime };
   }
 }

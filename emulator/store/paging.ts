@@ -1,4 +1,5 @@
 /** Small helpers shared by the repositories. */
+import type Database from 'better-sqlite3';
 import type { PageWithIds } from './index';
 
 /** Unix time in whole seconds, as every timestamp of the API. */
@@ -13,4 +14,21 @@ export function pageWithIds<T extends { id: string }>(data: T[], hasMore: boolea
     last_id: data[data.length - 1]?.id ?? null,
     has_more: hasMore,
   };
+}
+
+const statements = new WeakMap<Database.Database, Map<string, Database.Statement>>();
+
+/** `db.prepare(sql)`, compiled once per connection and reused (the hot read paths run thousands of times a second). */
+export function prepared(db: Database.Database, sql: string): Database.Statement {
+  let cache = statements.get(db);
+  if (!cache) {
+    cache = new Map();
+    statements.set(db, cache);
+  }
+  let statement = cache.get(sql);
+  if (!statement) {
+    statement = db.prepare(sql);
+    cache.set(sql, statement);
+  }
+  return statement;
 }

@@ -242,6 +242,7 @@ export class Scheduler {
       if (!this.active.has(record.job.id)) this.track(record.job.id, startValidation(this.context, record));
     }
     let training = [...this.active.values()].filter((run) => run.phase === 'training').length;
+    let sentBack = false;
     for (const record of this.store.jobs.withStatus(['queued'])) {
       if (training >= this.workers) break;
       if (this.active.has(record.job.id)) continue;
@@ -249,11 +250,12 @@ export class Scheduler {
       if (run) {
         this.track(record.job.id, run);
         training++;
+      } else {
+        sentBack = true;
       }
     }
-    if (this.store.jobs.withStatus(['validating_files']).some((r) => !this.active.has(r.job.id))) {
-      queueMicrotask(() => this.pump());
-    }
+    // A queued job without its dataset notes went back to validating_files: validate it on the next turn.
+    if (sentBack) queueMicrotask(() => this.pump());
   }
 
   private track(jobId: string, run: ActiveRun): void {

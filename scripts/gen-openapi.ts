@@ -6,7 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { renderOpenApiYaml } from '../emulator/contract/openapi';
 
 const target = new URL('../openapi.yaml', import.meta.url);
-const generated = renderOpenApiYaml();
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+const generated = renderOpenApiYaml(pkg.version);
 
 if (process.argv.includes('--check')) {
   let committed: string;

@@ -190,6 +190,39 @@ describe('a job on the built-in model', () => {
   });
 });
 
+describe('training variants', () => {
+  it('spreads n_checkpoints evenly when there are more than epochs', async () => {
+    const file = await upload(harness.store, chatJsonl(QA));
+    const created = create(file.id, {
+      n_checkpoints: 4,
+      method: { type: 'supervised', supervised: { hyperparameters: { batch_size: 4, n_epochs: 2 } } },
+    });
+    const job = await waitForStatus(harness.store, created.id, ['succeeded', 'failed']);
+    expect(job.status).toBe('succeeded');
+    expect(job.n_checkpoints).toBe(4);
+    const steps = harness.store.checkpoints
+      .list(PROJECT, job.id, { limit: 10 })
+      .data.map((c) => c.step_number);
+    expect(steps).toEqual([6, 4, 2]);
+  });
+
+  it('trains every weight with training_type full and serves the result as a model folder, with no adapter', async () => {
+    const file = await upload(harness.store, chatJsonl(QA));
+    const created = create(file.id, {
+      training_type: { type: 'full' },
+      method: { type: 'supervised', supervised: { hyperparameters: { batch_size: 6, n_epochs: 2 } } },
+    });
+    const job = await waitForStatus(harness.store, created.id, ['succeeded', 'failed']);
+    expect(job.error).toBeNull();
+    expect(job.training_type).toEqual({ type: 'full' });
+    expect(harness.store.adapters.list(PROJECT, { limit: 10, fineTuningJobId: job.id }).data).toEqual([]);
+    const model = harness.store.models.find(PROJECT, job.fine_tuned_model!)!;
+    expect(model.adapterId).toBeNull();
+    expect(fs.existsSync(path.join(model.weightsDir!, 'model.safetensors'))).toBe(true);
+    expect(fs.existsSync(path.join(model.weightsDir!, 'config.json'))).toBe(true);
+  });
+});
+
 describe('bad requests and bad data', () => {
   it('refuses unsupported methods, unknown models and unusable files with 400s naming the parameter', async () => {
     const file = await upload(harness.store, chatJsonl(QA));

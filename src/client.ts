@@ -195,7 +195,8 @@ export class Tunekit {
       if (response.ok) return { response, options, controller };
 
       if (canRetry && shouldRetry(response)) {
-        await response.body?.cancel().catch(() => {});
+        // Not awaited: a cancel can wait on the peer, and the body is of no further use.
+        void response.body?.cancel().catch(() => {});
         await sleep(serverRequestedDelayMs(response.headers) ?? backoffDelayMs(attempt), options.signal);
         continue;
       }

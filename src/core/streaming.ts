@@ -67,7 +67,7 @@ export class Stream<Item> implements AsyncIterable<Item> {
         throw err;
       } finally {
         if (!done) controller.abort();
-        else await response.body?.cancel().catch(() => {});
+        else void response.body?.cancel().catch(() => {});
       }
     }
     return new Stream(iterator, controller);

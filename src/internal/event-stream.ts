@@ -44,7 +44,7 @@ export async function* reconnectingEventStream<Item>(
         .asResponse();
       const type = response.headers.get('content-type') ?? '';
       if (!type.includes('text/event-stream')) {
-        await response.body?.cancel().catch(() => {});
+        void response.body?.cancel().catch(() => {});
         throw new TunekitError(`Expected a text/event-stream response from ${path}, got "${type}"`);
       }
       for await (const sse of iterSSEMessages(response, (ms) => (retryMs = ms))) {

@@ -36,6 +36,7 @@ class Pool {
 
   void resize(int n) {
     if (n < 1) n = 1;
+    std::lock_guard<std::mutex> serial(run_mu_);  // never while another caller's parallel region runs
     if (n == size()) return;
     {
       std::lock_guard<std::mutex> lk(mu_);

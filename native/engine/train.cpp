@@ -287,8 +287,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   if (plan.empty()) throw Error(o.train_tokens + ": no non-empty training examples");
   const int64_t total_steps = static_cast<int64_t>(plan.size());
   const int64_t warmup = warmup_steps(o.warmup_ratio, total_steps);
-  std::vector<int> steps_in_epoch(o.n_epochs, 0);
+  std::vector<int> steps_in_epoch(o.n_epochs, 0), first_step_of_epoch(o.n_epochs, 0);
   for (const Step& s : plan) steps_in_epoch[s.epoch]++;
+  for (int e = 1; e < o.n_epochs; ++e) first_step_of_epoch[e] = first_step_of_epoch[e - 1] + steps_in_epoch[e - 1];
   std::vector<MicroBatch> valid_mbs = has_valid ? eval_batches(vf, o.max_seq_len, o.batch_size) : std::vector<MicroBatch>{};
 
   // trainable parameters, gradients, AdamW moments: four parallel flat buffers
@@ -425,8 +426,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     Progress p;
     p.step = static_cast<int>(k + 1);
     p.total_steps = static_cast<int>(total_steps);
-    int done_in_epoch = 0;
-    for (int64_t j = k; j >= 0 && plan[j].epoch == step.epoch; --j) done_in_epoch++;
+    const int64_t done_in_epoch = k + 1 - first_step_of_epoch[step.epoch];
     p.epoch = step.epoch + static_cast<double>(done_in_epoch) / steps_in_epoch[step.epoch];
     p.train_loss = last_loss;
     p.train_mean_token_accuracy = last_acc;

@@ -6,7 +6,7 @@ import { readEnv } from './env';
  * option is given, or an EnvHttpProxyAgent (which honours NO_PROXY) when HTTPS_PROXY / HTTP_PROXY is set.
  *
  * The dispatcher is handed to `globalThis.fetch` as its `dispatcher` option rather than calling undici's own
- * `fetch`: Node 20's built-in fetch (undici 6) accepts an undici 7 dispatcher (test/sdk/dispatcher.test.ts
+ * `fetch`: Node 20's built-in fetch (undici 6) accepts an undici 7 dispatcher (test/sdk/internal/dispatcher.test.ts
  * checks a real request against node:http), and because the global is looked up at call time, msw's
  * interceptor, which replaces `globalThis.fetch`, still sees every request in tests.
  */

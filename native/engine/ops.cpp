@@ -143,32 +143,46 @@ namespace {
 // tile is accumulated over KC. Accumulates C += alpha * op(A) op(B) (beta is applied by the caller).
 constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 2048;
 
-inline float a_at(bool ta, const float* A, int lda, int i, int k) { return ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]; }
-inline float b_at(bool tb, const float* B, int ldb, int k, int j) { return tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]; }
 
 void pack_a(float* dst, bool ta, const float* A, int lda, int i0, int mc, int k0, int kc) {
   for (int ip = 0; ip < mc; ip += MR) {
-    int rows = std::min(MR, mc - ip);
-    for (int k = 0; k < kc; ++k) {
-      for (int r = 0; r < rows; ++r) dst[r] = a_at(ta, A, lda, i0 + ip + r, k0 + k);
-      for (int r = rows; r < MR; ++r) dst[r] = 0.0f;
-      dst += MR;
+    const int rows = std::min(MR, mc - ip);
+    if (!ta) {  // rows of A are contiguous in k: read each row once, scatter into the panel (stride MR)
+      for (int r = 0; r < rows; ++r) {
+        const float* src = A + (size_t)(i0 + ip + r) * lda + k0;
+        for (int k = 0; k < kc; ++k) dst[k * MR + r] = src[k];
+      }
+      for (int r = rows; r < MR; ++r)
+        for (int k = 0; k < kc; ++k) dst[k * MR + r] = 0.0f;
+    } else {
+      for (int k = 0; k < kc; ++k) {
+        const float* src = A + (size_t)(k0 + k) * lda + i0 + ip;
+        for (int r = 0; r < rows; ++r) dst[k * MR + r] = src[r];
+        for (int r = rows; r < MR; ++r) dst[k * MR + r] = 0.0f;
+      }
     }
+    dst += (size_t)kc * MR;
   }
 }
 
 void pack_b(float* dst, bool tb, const float* B, int ldb, int k0, int kc, int j0, int nc) {
   for (int jp = 0; jp < nc; jp += NR) {
-    int cols = std::min(NR, nc - jp);
-    for (int k = 0; k < kc; ++k) {
-      if (!tb && cols == NR) {
-        std::memcpy(dst, B + (size_t)(k0 + k) * ldb + j0 + jp, NR * sizeof(float));
-      } else {
-        for (int c = 0; c < cols; ++c) dst[c] = b_at(tb, B, ldb, k0 + k, j0 + jp + c);
-        for (int c = cols; c < NR; ++c) dst[c] = 0.0f;
+    const int cols = std::min(NR, nc - jp);
+    if (!tb) {
+      for (int k = 0; k < kc; ++k) {
+        const float* src = B + (size_t)(k0 + k) * ldb + j0 + jp;
+        for (int c = 0; c < cols; ++c) dst[k * NR + c] = src[c];
+        for (int c = cols; c < NR; ++c) dst[k * NR + c] = 0.0f;
       }
-      dst += NR;
+    } else {  // B is (N, K): each output column is a contiguous row of B
+      for (int c = 0; c < cols; ++c) {
+        const float* src = B + (size_t)(j0 + jp + c) * ldb + k0;
+        for (int k = 0; k < kc; ++k) dst[k * NR + c] = src[k];
+      }
+      for (int c = cols; c < NR; ++c)
+        for (int k = 0; k < kc; ++k) dst[k * NR + c] = 0.0f;
     }
+    dst += (size_t)kc * NR;
   }
 }
 

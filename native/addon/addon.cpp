@@ -22,6 +22,7 @@
 #include "error.h"
 #include "json.h"
 #include "model_io.h"
+#include "register_generate.h"
 #include "safetensors.h"
 #include "train.h"
 
@@ -395,6 +396,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectSafetensors", Napi::Function::New<InspectSafetensors>(env, "inspectSafetensors"));
   exports.Set("initModel", Napi::Function::New<InitModel>(env, "initModel"));
   exports.Set("engineInfo", Napi::Function::New<EngineInfo>(env, "engineInfo"));
+  register_generate(env, exports);
   return exports;
 }
 

@@ -43,6 +43,8 @@ interface ResolvedRun {
   settings?: TrainingSettings;
   fineTunedModel?: string;
   checkpointTag?: string;
+  /** Engine threads of the first start, kept for resumes: the engine's bytes depend on the thread count. */
+  threads?: number;
 }
 
 const FAILED_TRAINER = 'server_error';
@@ -299,6 +301,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     settings,
     fineTunedModel: stored.fineTunedModel ?? fineTunedModelName(record.job),
     checkpointTag: stored.checkpointTag ?? randomAlphanumeric(8),
+    threads: stored.threads ?? ctx.threads,
   };
   const totalEstimate = estimateTotalSteps(settings, stored.training);
   const plan: CheckpointPlan = checkpointPlan(settings, totalEstimate);
@@ -337,7 +340,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     weightDecay: settings.weightDecay,
     maxGradNorm: settings.maxGradNorm,
     seed: settings.seed,
-    threads: ctx.threads,
+    threads: resolved.threads as number,
     checkpointEverySteps: plan.checkpointEverySteps,
     checkpointEachEpoch: plan.checkpointEachEpoch,
     evalEverySteps: stored.validation ? evalEverySteps(totalEstimate) : 0,

@@ -52,9 +52,9 @@ describe('auto hyperparameters', () => {
     });
   });
 
-  it('gives the built-in model about 150 steps of third-of-the-set batches at 3e-3', () => {
+  it('gives the built-in model about 150 steps of third-of-the-set batches at 2e-3', () => {
     const s = resolveSettings(job(), { nExamples: 20, localModelId: BUILTIN_MODEL, modelMaxLength: 1024 });
-    expect(s).toMatchObject({ batchSize: 7, nEpochs: 50, learningRate: 3e-3, maxSeqLength: 1024 });
+    expect(s).toMatchObject({ batchSize: 7, nEpochs: 50, learningRate: 2e-3, maxSeqLength: 1024 });
     expect(estimateTotalSteps(s, { nExamples: 20, nTokens: 800 })).toBe(150);
   });
 

@@ -5,17 +5,21 @@ export type { EventSourceMessage };
 
 /**
  * Yields the server-sent events of a response body as eventsource-parser reads them.
- * `onRetry` receives the server's `retry:` field (milliseconds).
+ * `onRetry` receives the server's `retry:` field (milliseconds). Aborting `signal` ends the iteration even when
+ * the body is not wired to the request's signal (a custom fetch, a mocked response).
  */
 export async function* iterSSEMessages(
   response: Response,
-  onRetry?: (ms: number) => void,
+  { onRetry, signal }: { onRetry?: (ms: number) => void; signal?: AbortSignal } = {},
 ): AsyncGenerator<EventSourceMessage> {
   if (!response.body) throw new TunekitError('Attempted to iterate over a response with no body');
   const pending: EventSourceMessage[] = [];
   const parser = createParser({ onEvent: (event) => pending.push(event), onRetry: (ms) => onRetry?.(ms) });
   const decoder = new TextDecoder();
   const reader = response.body.getReader();
+  const cancel = () => void reader.cancel().catch(() => {});
+  if (signal?.aborted) cancel();
+  signal?.addEventListener('abort', cancel, { once: true });
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -26,6 +30,7 @@ export async function* iterSSEMessages(
     parser.feed(decoder.decode());
     while (pending.length > 0) yield pending.shift()!;
   } finally {
+    signal?.removeEventListener('abort', cancel);
     reader.releaseLock();
   }
 }
@@ -49,7 +54,7 @@ export class Stream<Item> implements AsyncIterable<Item> {
       consumed = true;
       let done = false;
       try {
-        for await (const sse of iterSSEMessages(response)) {
+        for await (const sse of iterSSEMessages(response, { signal: controller.signal })) {
           if (sse.data.startsWith('[DONE]')) {
             done = true;
             break;

@@ -47,7 +47,10 @@ export async function* reconnectingEventStream<Item>(
         void response.body?.cancel().catch(() => {});
         throw new TunekitError(`Expected a text/event-stream response from ${path}, got "${type}"`);
       }
-      for await (const sse of iterSSEMessages(response, (ms) => (retryMs = ms))) {
+      const onRetry = (ms: number) => {
+        retryMs = ms;
+      };
+      for await (const sse of iterSSEMessages(response, { onRetry, signal: linked })) {
         if (sse.id) lastId = sse.id;
         if (sse.data.startsWith('[DONE]')) return;
         if (sse.event === 'error')
@@ -55,6 +58,7 @@ export async function* reconnectingEventStream<Item>(
         failures = 0;
         yield JSON.parse(sse.data) as Item;
       }
+      if (signal?.aborted) throw new APIUserAbortError();
     } catch (err) {
       if (signal?.aborted) throw new APIUserAbortError();
       // An HTTP error answer (4xx, or 5xx after the client's own retries) or a malformed stream is final.

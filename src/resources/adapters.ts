@@ -76,6 +76,7 @@ export class Adapters extends APIResource {
     const root = nodePath.resolve(dir);
     await fs.mkdir(root, { recursive: true });
     const files: string[] = [];
+    const outside: string[] = [];
     await pipeline(
       Readable.fromWeb(response.body as never),
       tar.x({
@@ -86,13 +87,19 @@ export class Adapters extends APIResource {
           if (type !== 'File' && type !== 'Directory' && type !== 'OldFile') return false;
           const target = nodePath.resolve(root, entryPath);
           if (target !== root && !target.startsWith(root + nodePath.sep)) {
-            throw new TunekitError(`Adapter archive entry "${entryPath}" would be written outside ${root}`);
+            outside.push(entryPath);
+            return false;
           }
           if (type !== 'Directory') files.push(target);
           return true;
         },
       }),
     );
+    if (outside.length > 0) {
+      throw new TunekitError(
+        `Adapter archive entries would be written outside ${root}: ${outside.join(', ')}`,
+      );
+    }
     return files.sort();
   }
 }

@@ -59,13 +59,19 @@ export async function settleWithFakeTimers<T>(promise: Promise<T>): Promise<{ va
 /** Builds a text/event-stream body from raw SSE text pieces; `end: 'error'` breaks the connection. */
 export function sseStream(pieces: string[], end: 'close' | 'error' = 'close'): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  return new ReadableStream({
-    start(controller) {
-      for (const piece of pieces) controller.enqueue(encoder.encode(piece));
-      if (end === 'error') controller.error(new Error('connection reset'));
-      else controller.close();
+  return new ReadableStream(
+    {
+      start(controller) {
+        for (const piece of pieces) controller.enqueue(encoder.encode(piece));
+        if (end === 'close') controller.close();
+      },
+      // Called once the reader has drained every piece: only then does the connection break.
+      pull(controller) {
+        if (end === 'error') controller.error(new Error('connection reset'));
+      },
     },
-  });
+    { highWaterMark: 0 },
+  );
 }
 
 export const sseHeaders = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' };

@@ -78,15 +78,15 @@ struct KVCache {
 // Activations of one decode step for up to n rows (one new token per sequence).
 struct DecodeBuffers {
   std::vector<float> data;
-  float *x, *a, *q, *k, *v, *att, *t, *gate, *up, *u, *rstd, *logits;
+  float *x, *a, *q, *k, *v, *att, *t, *gate, *up, *act, *u, *rstd, *logits;
   void init(const LlamaConfig& c, int n, int R) {
     const size_t C = c.hidden_size, HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
-    const size_t sizes[] = {n * C, n * C, n * HD, n * KVD, n * KVD, n * HD, n * C, n * F, n * F,
+    const size_t sizes[] = {n * C, n * C, n * HD, n * KVD, n * KVD, n * HD, n * C, n * F, n * F, n * F,
                             n * (size_t)std::max(R, 1), (size_t)n, n * V};
     size_t total = 0;
     for (size_t s : sizes) total += s;
     data.assign(total, 0.0f);
-    float** ptrs[] = {&x, &a, &q, &k, &v, &att, &t, &gate, &up, &u, &rstd, &logits};
+    float** ptrs[] = {&x, &a, &q, &k, &v, &att, &t, &gate, &up, &act, &u, &rstd, &logits};
     float* p = data.data();
     for (size_t i = 0; i < std::size(sizes); ++i) {
       *ptrs[i] = p;
@@ -202,8 +202,8 @@ struct Generator::Impl {
       rmsnorm_forward(buf.a, buf.rstd, buf.x, lw.post_attention_layernorm, n, C, c.rms_norm_eps);
       linear(buf.gate, buf.a, lw.proj[4], nullptr, n, l, Proj::gate, lora, buf.u);
       linear(buf.up, buf.a, lw.proj[5], nullptr, n, l, Proj::up, lora, buf.u);
-      swiglu_forward(buf.gate, buf.gate, buf.up, (int64_t)n * F);
-      linear(buf.t, buf.gate, lw.proj[6], nullptr, n, l, Proj::down, lora, buf.u);
+      swiglu_forward(buf.act, buf.gate, buf.up, (int64_t)n * F);
+      linear(buf.t, buf.act, lw.proj[6], nullptr, n, l, Proj::down, lora, buf.u);
       add_inplace(buf.x, buf.t, (int64_t)n * C);
     }
     rmsnorm_forward(buf.a, buf.rstd, buf.x, w.norm, n, C, c.rms_norm_eps);

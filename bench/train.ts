@@ -1,0 +1,341 @@
+/**
+ * bench/train.ts — `npm run bench:train`: LoRA training throughput of tunekit's engine against the two CPU
+ * baselines of ../shared/bench (transformers + PEFT, and plain PyTorch eager), in one invocation.
+ *
+ * Workload "stories15m": dim 288, 6 layers, 6 heads (6 kv), FFN 768, vocab 32000, untied lm_head, random weights
+ * N(0, 0.02); one fixed batch of 8 x 256 random tokens (labels = inputs) every step, as the baselines do; LoRA r 8,
+ * alpha 16 on q,k,v,o; AdamW lr 2e-4, no weight decay, no clipping; 2 threads. Timing: median ms/step over the steps
+ * after the warm-up. GFLOP/s uses the FLOP model of torch_lora_bench.py (LoRA step: 4*N_base + 6*N_lora +
+ * 12*L*T*d per token), reported as a share of the measured 185 GFLOP/s sgemm peak (../shared/bench/RESULTS.md).
+ * Peak RSS is the max RSS of the process that trains (a child process here; the baselines report their own
+ * ru_maxrss).
+ *
+ * Flags: --steps N (timed steps, default 8) --warmup N (default 2) --threads N (default 2) --no-baselines
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { initModel, type TokenExample, train, writeTokenFile } from '../native/index';
+
+const PEAK_GFLOPS = 185;
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+const workload = {
+  dim: 288,
+  layers: 6,
+  heads: 6,
+  kvHeads: 6,
+  ffn: 768,
+  vocab: 32000,
+  batch: 8,
+  seq: 256,
+  loraR: 8,
+  loraAlpha: 16,
+  targets: ['q', 'k', 'v', 'o'],
+};
+
+interface Measurement {
+  impl: string;
+  tokensPerS: number;
+  msPerStep: number;
+  gflops: number;
+  peakRssMiB: number;
+  note?: string;
+}
+
+/** FLOP per trained token, torch_lora_bench.py's model (embedding lookup excluded). */
+function flopPerToken(): number {
+  const { dim: D, layers: L, heads: H, kvHeads: KV, ffn: F, vocab: V, seq: T, loraR: r } = workload;
+  const hd = D / H;
+  const shapes: Record<string, [number, number]> = {
+    q: [D, H * hd],
+    k: [D, KV * hd],
+    v: [D, KV * hd],
+    o: [H * hd, D],
+    gate: [D, F],
+    up: [D, F],
+    down: [F, D],
+  };
+  const nBase = L * Object.values(shapes).reduce((s, [i, o]) => s + i * o, 0) + V * D;
+  const nLora = L * workload.targets.reduce((s, t) => s + r * (shapes[t]![0] + shapes[t]![1]), 0);
+  return 4 * nBase + 6 * nLora + 12 * L * T * H * hd;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+// ---- the child: trains and reports per-step times and its own peak RSS -----------------------------------------
+
+interface ChildRequest {
+  modelDir: string;
+  tokens: string;
+  outDir: string;
+  threads: number;
+  steps: number;
+}
+
+async function child(request: ChildRequest): Promise<void> {
+  const elapsed: number[] = [];
+  const losses: number[] = [];
+  const rssBeforeKiB = process.resourceUsage().maxRSS;
+  const result = await train(
+    {
+      modelDir: request.modelDir,
+      outputDir: request.outDir,
+      trainTokens: request.tokens,
+      batchSize: workload.batch,
+      nEpochs: request.steps, // one batch per epoch: the same batch every step, as the baselines do
+      maxSeqLen: workload.seq,
+      learningRate: 2e-4,
+      lrScheduler: 'constant',
+      weightDecay: 0,
+      maxGradNorm: 0,
+      lora: { r: workload.loraR, alpha: workload.loraAlpha, targets: workload.targets },
+      threads: request.threads,
+      seed: 0,
+    },
+    (p) => {
+      elapsed.push(p.elapsedS);
+      losses.push(p.trainLoss);
+    },
+  );
+  const stepMs = elapsed.map((t, i) => (t - (i === 0 ? 0 : elapsed[i - 1]!)) * 1000);
+  process.stdout.write(
+    `${JSON.stringify({ stepMs, losses, steps: result.steps, maxRssKiB: process.resourceUsage().maxRSS, rssBeforeKiB })}\n`,
+  );
+}
+
+// ---- the parent ----------------------------------------------------------------------------------------------------
+
+function randomExamples(n: number, seed: number): TokenExample[] {
+  let s = seed >>> 0;
+  const next = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0; // LCG: only token ids need to look random
+    return s;
+  };
+  return Array.from({ length: n }, () => {
+    const ids = Array.from({ length: workload.seq }, () => next() % workload.vocab);
+    return { inputIds: ids, labels: ids };
+  });
+}
+
+async function runTunekit(steps: number, warmup: number, threads: number, tmp: string): Promise<Measurement> {
+  const modelDir = join(tmp, 'model');
+  await initModel({
+    outDir: modelDir,
+    config: {
+      model_type: 'llama',
+      vocab_size: workload.vocab,
+      hidden_size: workload.dim,
+      intermediate_size: workload.ffn,
+      num_hidden_layers: workload.layers,
+      num_attention_heads: workload.heads,
+      num_key_value_heads: workload.kvHeads,
+      max_position_embeddings: Math.max(512, workload.seq),
+      rms_norm_eps: 1e-5,
+      tie_word_embeddings: false,
+    },
+    seed: 0,
+  });
+  const tokens = join(tmp, 'train.tok');
+  await writeTokenFile(tokens, randomExamples(workload.batch, 1));
+  const request: ChildRequest = {
+    modelDir,
+    tokens,
+    outDir: join(tmp, 'adapter'),
+    threads,
+    steps: steps + warmup,
+  };
+  const run = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(request)],
+    { cwd: root, encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
+  if (run.status !== 0) throw new Error(`tunekit child failed (${run.status}): ${run.stderr}`);
+  const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
+    stepMs: number[];
+    losses: number[];
+    maxRssKiB: number;
+    rssBeforeKiB: number;
+  };
+  const ms = median(out.stepMs.slice(warmup));
+  const tokensPerS = (workload.batch * workload.seq) / (ms / 1000);
+  const first = out.losses[0]!;
+  const last = out.losses.at(-1)!;
+  return {
+    impl: 'tunekit',
+    tokensPerS,
+    msPerStep: ms,
+    gflops: (flopPerToken() * tokensPerS) / 1e9,
+    peakRssMiB: out.maxRssKiB / 1024,
+    note: `loss ${first.toFixed(3)} -> ${last.toFixed(3)}; RSS before training ${(out.rssBeforeKiB / 1024).toFixed(0)} MiB (Node + tsx)`,
+  };
+}
+
+function pythonBinary(): string {
+  const venv = join(root, '.py', 'bin', 'python');
+  return existsSync(venv) ? venv : 'python3';
+}
+
+function installHint(bench: string): string {
+  return (
+    `install the baselines' Python stack (see ${join(bench, 'README.md')}): ` +
+    '`python3 -m venv .py && .py/bin/pip install torch transformers peft`'
+  );
+}
+
+function runBaseline(
+  python: string,
+  bench: string,
+  script: string,
+  impl: string,
+  steps: number,
+  warmup: number,
+  threads: number,
+): Measurement | string {
+  const common = ['--config', 'stories15m', '--batch', String(workload.batch), '--seq', String(workload.seq)];
+  const lora = ['--lora-r', String(workload.loraR), '--targets', workload.targets.join(','), '--json'];
+  const stepArgs =
+    script === 'hf_peft_bench.py'
+      ? ['--steps', String(steps), '--warmup', String(warmup)]
+      : ['--steps', String(steps + warmup)];
+  const run = spawnSync(
+    python,
+    [join(bench, script), ...common, '--threads', String(threads), ...lora, ...stepArgs],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
+  if (run.error) return `${impl}: cannot run ${python} (${run.error.message}); ${installHint(bench)}`;
+  if (run.status !== 0) {
+    const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(run.stderr)?.[1];
+    if (missing) return `${impl}: Python module '${missing}' is missing; ${installHint(bench)}`;
+    return `${impl}: ${script} failed (${run.status}): ${run.stderr.trim().split('\n').slice(-3).join(' | ')}`;
+  }
+  const json = run.stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
+  if (!json) return `${impl}: ${script} printed no JSON line`;
+  const r = JSON.parse(json) as {
+    tokens_per_s: number;
+    ms_per_step: number;
+    gflops: number;
+    peak_rss_mb?: number;
+    peak_rss_mib?: number;
+    torch?: string;
+  };
+  return {
+    impl,
+    tokensPerS: r.tokens_per_s,
+    msPerStep: r.ms_per_step,
+    gflops: r.gflops,
+    peakRssMiB: r.peak_rss_mib ?? r.peak_rss_mb ?? Number.NaN,
+    note: `torch ${r.torch ?? '?'}`,
+  };
+}
+
+function printTable(rows: Measurement[]): void {
+  const header = ['impl', 'tokens/s', 'ms/step', 'GFLOP/s', '% of peak', 'peak RSS MiB', 'notes'];
+  const cells = rows.map((m) => [
+    m.impl,
+    m.tokensPerS.toFixed(0),
+    m.msPerStep.toFixed(1),
+    m.gflops.toFixed(1),
+    `${((100 * m.gflops) / PEAK_GFLOPS).toFixed(1)}%`,
+    m.peakRssMiB.toFixed(0),
+    m.note ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 0 || i === 6 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      steps: { type: 'string', default: '8' },
+      warmup: { type: 'string', default: '2' },
+      threads: { type: 'string', default: '2' },
+      'no-baselines': { type: 'boolean', default: false },
+    },
+  });
+  if (values.child) return child(JSON.parse(values.child) as ChildRequest);
+  const steps = Number(values.steps);
+  const warmup = Number(values.warmup);
+  const threads = Number(values.threads);
+  if (![steps, warmup, threads].every((n) => Number.isInteger(n) && n >= 0) || steps < 1 || threads < 1) {
+    throw new Error('--steps, --warmup and --threads must be integers (steps, threads >= 1)');
+  }
+
+  const fpt = flopPerToken();
+  console.log(
+    `workload stories15m: dim ${workload.dim}, ${workload.layers} layers, ${workload.heads} heads, vocab ${workload.vocab} ` +
+      `(untied), B=${workload.batch} T=${workload.seq}, LoRA r=${workload.loraR} alpha=${workload.loraAlpha} on ` +
+      `${workload.targets.join(',')}, ${threads} threads, ${steps} timed steps after ${warmup} warm-up`,
+  );
+  console.log(
+    `FLOP/token ${(fpt / 1e6).toFixed(1)} M (torch_lora_bench.py model); peak ${PEAK_GFLOPS} GFLOP/s ` +
+      `(measured sgemm, ../shared/bench/RESULTS.md) => ceiling ${((PEAK_GFLOPS * 1e9) / fpt).toFixed(0)} tokens/s`,
+  );
+
+  const tmp = mkdtempSync(join(tmpdir(), 'tunekit-bench-'));
+  const rows: Measurement[] = [];
+  const problems: string[] = [];
+  try {
+    console.log('running tunekit ...');
+    rows.push(await runTunekit(steps, warmup, threads, tmp));
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const baselines: Measurement[] = [];
+  if (!values['no-baselines']) {
+    const bench = process.env.TUNEKIT_BENCH_DIR ?? resolve(root, '..', 'shared', 'bench');
+    const python = pythonBinary();
+    if (!existsSync(bench)) {
+      problems.push(`baselines: ${bench} not found (set TUNEKIT_BENCH_DIR)`);
+    } else {
+      for (const [script, impl] of [
+        ['hf_peft_bench.py', 'hf-transformers+peft'],
+        ['torch_lora_bench.py', 'pytorch-eager'],
+      ] as const) {
+        console.log(`running ${impl} (${python} ${script}) ...`);
+        const r = runBaseline(python, bench, script, impl, steps, warmup, threads);
+        if (typeof r === 'string') problems.push(r);
+        else baselines.push(r);
+      }
+    }
+  }
+  rows.push(...baselines);
+  console.log('');
+  printTable(rows);
+  for (const p of problems) console.log(`note: ${p}`);
+  const ours = rows[0]!;
+  if (baselines.length === 0) {
+    console.log(
+      `speedup vs pytorch: unavailable (no baseline ran${values['no-baselines'] ? ': --no-baselines' : ''})`,
+    );
+    return;
+  }
+  const fastest = baselines.reduce((a, b) => (b.tokensPerS > a.tokensPerS ? b : a));
+  console.log(
+    `tunekit peak RSS is ${((100 * ours.peakRssMiB) / fastest.peakRssMiB).toFixed(0)}% of ${fastest.impl}'s; ` +
+      `faster baseline: ${fastest.impl}`,
+  );
+  console.log(`speedup vs pytorch: ${(ours.tokensPerS / fastest.tokensPerS).toFixed(2)}x`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,5 +1,6 @@
 /** Shared pieces of the end-to-end tests: training data, and the emulator run as a CLI child process. */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -55,14 +56,20 @@ export async function spawnEmulator(args: string[]): Promise<EmulatorProcess> {
   return { child, url, exited, output: () => output };
 }
 
-/** Pids of the direct children of `pid` (the trainer processes of an emulator). */
+/** Pids of the direct children of `pid` (the trainer processes of an emulator), read from /proc (Linux). */
 export function childPids(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map(Number);
-  } catch {
-    return [];
+  const children: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // the process ended while we looked
+    }
+    // Fields after the command name (which may hold spaces, inside parentheses): state, then the parent pid.
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent === pid) children.push(Number(entry));
   }
+  return children;
 }

@@ -55,6 +55,17 @@ function streamEvents({
       stream.done(EVENT_STREAM_DONE);
     }
   };
+  // A burst of updates (a step's metrics, a checkpoint, the final status) becomes one flush, run outside the
+  // writer's call stack so the worker never waits on subscribers.
+  let flushScheduled = false;
+  const scheduleFlush = () => {
+    if (flushScheduled) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      flushScheduled = false;
+      flush();
+    });
+  };
   let unsubscribe = () => {};
   let heartbeat: NodeJS.Timeout | undefined;
   const onShutdown = () => stream.end();
@@ -63,7 +74,7 @@ function streamEvents({
     clearInterval(heartbeat);
     services.shutdown.removeEventListener('abort', onShutdown);
   });
-  unsubscribe = store.subscribe(jobId, flush);
+  unsubscribe = store.subscribe(jobId, scheduleFlush);
   heartbeat = setInterval(() => {
     stream.comment('heartbeat');
     flush();

@@ -1,0 +1,59 @@
+/**
+ * `GET /v1/adapters/{id}/content?format=merged`: the base model with the adapter folded into its weights
+ * (PEFT's merge_and_unload, done by the engine in the inference process), as a tar of a plain HF model folder.
+ * The folder is written to a temporary directory and removed once the archive has been sent.
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyReply } from 'fastify';
+import { create as createTar } from 'tar';
+import type { Adapter } from '../contract/adapters';
+import type { InferenceService, ModelCatalog } from '../routes/context';
+import { EmulatorError } from '../store/errors';
+
+export async function sendMergedAdapter(options: {
+  projectId: string;
+  adapter: Adapter;
+  adapterDir: string;
+  models: ModelCatalog;
+  inference: InferenceService;
+  reply: FastifyReply;
+}): Promise<FastifyReply> {
+  const { adapter, reply } = options;
+  const base = options.models.resolve(options.projectId, adapter.base_model);
+  if (!base) {
+    throw new EmulatorError(
+      404,
+      `The base model \`${adapter.base_model}\` of adapter ${adapter.id} is no longer available, so it cannot be merged.`,
+      'adapter_id',
+      'model_not_found',
+    );
+  }
+  if (base.adapterDir !== null) {
+    throw new EmulatorError(
+      400,
+      `Adapter ${adapter.id} was trained on top of another adapter (${adapter.base_model}); merging stacked adapters is not supported by the tunekit emulator.`,
+      'format',
+      'unsupported_format',
+    );
+  }
+  const outDir = mkdtempSync(join(tmpdir(), 'tunekit-merged-'));
+  const cleanup = () => rmSync(outDir, { recursive: true, force: true });
+  try {
+    await options.inference.merge({ modelDir: base.modelDir, adapterDir: options.adapterDir, outDir });
+  } catch (error) {
+    cleanup();
+    throw error;
+  }
+  const entries = readdirSync(outDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name)
+    .sort();
+  const archive = createTar({ cwd: outDir, portable: true, noDirRecurse: true }, entries);
+  reply.raw.once('close', cleanup);
+  return reply
+    .type('application/x-tar')
+    .header('content-disposition', `attachment; filename="${adapter.id}-merged.tar"`)
+    .send(archive);
+}

@@ -12,8 +12,13 @@ export default defineConfig([
     clean: true,
   },
   {
-    // The trainer runs in a child process the scheduler forks (dist/trainer.js beside dist/cli.js).
-    entry: { cli: 'emulator/cli.ts', trainer: 'emulator/worker/trainer-process.ts' },
+    // The trainer and the inference process run in child processes the server forks (dist/trainer.js and
+    // dist/inference.js beside dist/cli.js).
+    entry: {
+      cli: 'emulator/cli.ts',
+      trainer: 'emulator/worker/trainer-process.ts',
+      inference: 'emulator/serving/inference-process.ts',
+    },
     format: ['esm'],
     platform: 'node',
     target: 'node20',

@@ -11,8 +11,9 @@ import { foldBracketQuery } from './contract/common';
 import { type RouteDef, routes, toFastifyPath } from './contract/routes';
 import { authenticate, type Caller } from './http/auth';
 import { installErrorHandlers, sendError } from './http/errors';
-import type { JobControl, ModelCatalog, RouteHandlers, Services } from './routes/context';
+import type { InferenceService, JobControl, ModelCatalog, RouteHandlers, Services } from './routes/context';
 import { handlers } from './routes/index';
+import { InferenceClient } from './serving/inference-client';
 import { EmulatorError } from './store/errors';
 import type { Store, StoredResponse } from './store/index';
 
@@ -20,6 +21,8 @@ export interface AppOptions {
   store: Store;
   jobs: JobControl;
   models: ModelCatalog;
+  /** Generation; default: an inference child process of this app's own, started on the first chat request. */
+  inference?: InferenceService;
   /** Only these keys are accepted; null or absent: any non-empty key, each its own project. */
   apiKeys?: ReadonlySet<string> | null;
   /** Largest accepted upload in bytes (default 8 GiB). */
@@ -52,10 +55,13 @@ declare module 'fastify' {
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const shutdown = new AbortController();
+  const ownInference = options.inference ? undefined : new InferenceClient();
+  const inference = options.inference ?? (ownInference as InferenceService);
   const services: Services = {
     store: options.store,
     jobs: options.jobs,
     models: options.models,
+    inference,
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     version: options.version ?? '0.0.0',
@@ -75,6 +81,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     reply.header('x-request-id', request.id);
   });
   app.addHook('preClose', async () => shutdown.abort());
+  if (ownInference) app.addHook('onClose', () => ownInference.close());
   installErrorHandlers(app);
   installBodyParsers(app);
   await app.register(multipart, {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { builtinModelDir } from '../native/index';
 import { buildApp } from './app';
+import { InferenceClient } from './serving/inference-client';
 import { openStore, type Store } from './store/index';
 import { ModelRegistry } from './worker/models';
 import { Scheduler } from './worker/scheduler';
@@ -38,6 +39,8 @@ export interface RunningEmulator {
   app: FastifyInstance;
   store: Store;
   scheduler: Scheduler;
+  /** The inference child process's client (chat completions, merged adapters). */
+  inference: InferenceClient;
   close(): Promise<void>;
 }
 
@@ -70,12 +73,14 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     threads: options.threads,
     trainer: options.trainer,
   });
+  const inference = new InferenceClient();
   let app: FastifyInstance;
   try {
     app = await buildApp({
       store,
       jobs: scheduler,
       models,
+      inference,
       apiKeys: options.apiKeys ?? null,
       maxUploadBytes: options.maxUploadBytes,
       heartbeatMs: options.heartbeatMs,
@@ -98,12 +103,13 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     app,
     store,
     scheduler,
+    inference,
     close() {
       closing ??= (async () => {
         try {
           await app.close();
         } finally {
-          await scheduler.stop();
+          await Promise.all([scheduler.stop(), inference.close()]);
           store.close();
         }
       })();

@@ -2,7 +2,8 @@
 import { readdirSync } from 'node:fs';
 import { create as createTar } from 'tar';
 import { DEFAULT_LIMIT } from '../contract/common';
-import { badRequest, notFound } from '../http/errors';
+import { notFound } from '../http/errors';
+import { sendMergedAdapter } from '../serving/merged-adapter';
 import type { RouteHandler } from './context';
 
 export const listAdapters: RouteHandler<'listAdapters'> = ({ caller, query, services }) => ({
@@ -27,7 +28,7 @@ export const deleteAdapter: RouteHandler<'deleteAdapter'> = ({ caller, params, s
   return { id: params.adapter_id, object: 'adapter', deleted: true };
 };
 
-export const downloadAdapter: RouteHandler<'downloadAdapter'> = ({
+export const downloadAdapter: RouteHandler<'downloadAdapter'> = async ({
   caller,
   params,
   query,
@@ -37,11 +38,9 @@ export const downloadAdapter: RouteHandler<'downloadAdapter'> = ({
   const dir = services.store.adapters.dir(caller!.projectId, params.adapter_id);
   if (!dir) throw notFound('Adapter', params.adapter_id, 'adapter_id');
   if (query.format === 'merged') {
-    throw badRequest(
-      'format=merged is not yet supported by the tunekit emulator: download the adapter (format=adapter) and apply it to the base model.',
-      'format',
-      'unsupported_format',
-    );
+    const adapter = services.store.adapters.get(caller!.projectId, params.adapter_id);
+    if (!adapter) throw notFound('Adapter', params.adapter_id, 'adapter_id');
+    return sendMergedAdapter({ projectId: caller!.projectId, adapter, adapterDir: dir, reply, ...services });
   }
   const entries = readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isFile())

@@ -12,12 +12,16 @@ import type {
   RouteQuery,
 } from '../contract/routes';
 import type { Caller } from '../http/auth';
+import type { InferenceClient } from '../serving/inference-client';
 import type { Store } from '../store/index';
 import type { ModelRegistry } from '../worker/models';
 import type { Scheduler } from '../worker/scheduler';
 
 /** What routes ask of the worker: job creation (with its synchronous checks) and state changes. */
 export type JobControl = Pick<Scheduler, 'createJob' | 'cancel' | 'pause' | 'resume'>;
+
+/** Generation (chat completions) and adapter merging, done by the inference child process. */
+export type InferenceService = Pick<InferenceClient, 'chat' | 'merge'>;
 
 /** Every model a project can use (built-in, `--models-dir`, hosted-name stand-ins, its fine-tuned models). */
 export type ModelCatalog = Pick<ModelRegistry, 'list' | 'resolve'>;
@@ -26,6 +30,7 @@ export interface Services {
   store: Store;
   jobs: JobControl;
   models: ModelCatalog;
+  inference: InferenceService;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
   /** Interval between `: heartbeat` comments on live event streams. */

@@ -1,5 +1,6 @@
 /** Every route handler, by operationId of the contract's route table. */
 import { deleteAdapter, downloadAdapter, listAdapters, retrieveAdapter } from './adapters';
+import { createChatCompletion } from './chat';
 import type { RouteHandlers } from './context';
 import { listFineTuningJobEvents } from './events';
 import { createFile, deleteFile, downloadFile, listFiles, retrieveFile } from './files';
@@ -12,7 +13,7 @@ import {
   resumeFineTuningJob,
   retrieveFineTuningJob,
 } from './jobs';
-import { createChatCompletion, getHealth } from './misc';
+import { getHealth } from './misc';
 import { deleteModel, listModels, retrieveModel } from './models';
 
 export const handlers: RouteHandlers = {

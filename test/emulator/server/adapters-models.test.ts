@@ -70,14 +70,6 @@ describe('adapters', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
-
-  it('refuses format=merged with a 400 naming the parameter', async () => {
-    const key = 'adapters-merged';
-    const { adapter } = await finishedJob(key);
-    const response = await server.request('GET', `/v1/adapters/${adapter.id}/content?format=merged`, { key });
-    expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ error: { param: 'format' } });
-  });
 });
 
 describe('models', () => {
@@ -130,11 +122,11 @@ describe('models', () => {
 });
 
 describe('chat completions', () => {
-  it('answers a clear 400 instead of a made-up completion', async () => {
+  it('answers 404 model_not_found for a model the key cannot see', async () => {
     const response = await server.request('POST', '/v1/chat/completions', {
-      json: { model: TEST_MODEL, messages: [{ role: 'user', content: 'hi' }] },
+      json: { model: 'ft:tunekit-tiny-chat:other::abcdefgh', messages: [{ role: 'user', content: 'hi' }] },
     });
-    expect(response.status).toBe(400);
-    expect(response.body).toMatchObject({ error: { code: 'unsupported_endpoint' } });
+    expect(response.status).toBe(404);
+    expect(response.body).toMatchObject({ error: { param: 'model', code: 'model_not_found' } });
   });
 });

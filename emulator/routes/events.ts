@@ -63,7 +63,12 @@ function streamEvents({
     flushScheduled = true;
     setImmediate(() => {
       flushScheduled = false;
-      flush();
+      try {
+        flush();
+      } catch (error) {
+        request.log.error({ err: error }, 'event stream ended by an error');
+        stream.end();
+      }
     });
   };
   let unsubscribe = () => {};

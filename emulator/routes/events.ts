@@ -82,7 +82,7 @@ function streamEvents({
   unsubscribe = store.subscribe(jobId, scheduleFlush);
   heartbeat = setInterval(() => {
     stream.comment('heartbeat');
-    flush();
+    scheduleFlush();
   }, services.heartbeatMs);
   heartbeat.unref();
   services.shutdown.addEventListener('abort', onShutdown);

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `tunekit` command. `tunekit emulator [flags]` starts the local fine-tuning service and prints one line,
  * its base URL, when it is ready; SIGINT/SIGTERM stop it cleanly (training stops at a checkpoint).

@@ -82,10 +82,11 @@ void linear_forward(Llama& m, float* out, const float* in, const float* W, const
   sgemm(false, true, N, OC, R, s, u, R, lm->B, R, 1.0f, out, OC);      // out += s u B^T
 }
 
-// Backward of linear_forward: dx += dy W (+ LoRA path); dW/db (full FT) and dA/dB (LoRA) accumulate.
+// Backward of linear_forward: dx += dy W (+ LoRA path), or dx = ... when first (the first contribution to dx,
+// which saves zeroing it); dW/db (full FT) and dA/dB (LoRA) accumulate.
 // need_dx = false skips the input gradient (the lowest layer of a frozen base).
 void linear_backward(Llama& m, Grads& g, float* dx, const float* dy, const float* in, int N, int l, Proj p,
-                     const DropoutCtx* drop, bool need_dx) {
+                     const DropoutCtx* drop, bool need_dx, bool first = false) {
   const int IC = proj_in_features(m.c, p), OC = proj_out_features(m.c, p);
   const LayerWeights& lw = m.w->layers[l];
   const int pi = static_cast<int>(p);
@@ -95,7 +96,7 @@ void linear_backward(Llama& m, Grads& g, float* dx, const float* dy, const float
               : p == Proj::o ? gw.o_bias : nullptr;
     matmul_backward_weight(gw.proj[pi], db, dy, in, N, IC, OC);
   }
-  if (need_dx) matmul_backward_input(dx, dy, lw.proj[pi], N, IC, OC);
+  if (need_dx) matmul_backward_input(dx, dy, lw.proj[pi], N, IC, OC, !first);
   const LoraModule* lm = lora_of(m, l, p);
   if (!lm || g.lora.empty()) return;
   const LoraModule& gm = g.lora[l][pi];
@@ -285,25 +286,21 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
     const float* act = m.act + l * sN * F;
 
     // MLP: dres is the gradient of the layer output (= of hmid through the residual, and of the down_proj output)
-    std::memset(m.dF1, 0, sizeof(float) * (size_t)N * F);
-    linear_backward(m, g, m.dF1, m.dres, act, N, l, Proj::down, drop, true);
+    linear_backward(m, g, m.dF1, m.dres, act, N, l, Proj::down, drop, true, true);
     swiglu_backward(m.dF2, m.dF3, m.dF1, gate, up, (int64_t)N * F);  // dF2 = dgate, dF3 = dup
-    std::memset(m.dC, 0, sizeof(float) * (size_t)N * C);
-    linear_backward(m, g, m.dC, m.dF2, mm, N, l, Proj::gate, drop, true);
+    linear_backward(m, g, m.dC, m.dF2, mm, N, l, Proj::gate, drop, true, true);
     linear_backward(m, g, m.dC, m.dF3, mm, N, l, Proj::up, drop, true);
     rmsnorm_backward(m.dres, gw ? gw->post_attention_layernorm : nullptr, m.dC, hmid, lw.post_attention_layernorm,
                      m.rstd2 + l * sN, N, C);
 
     // attention: dres is now the gradient of hmid
-    std::memset(m.dHD, 0, sizeof(float) * (size_t)N * HD);
-    linear_backward(m, g, m.dHD, m.dres, att, N, l, Proj::o, drop, true);
+    linear_backward(m, g, m.dHD, m.dres, att, N, l, Proj::o, drop, true, true);
     attention_backward(m.dq, m.dk, m.dv, m.dHD, att, m.lse + l * sN * H, q, k, v, b.seg_start.data(), B, T, H, KV,
                        D, c.sliding_window);
     rope_backward(m.dq, m.rope_cos.data(), m.rope_sin.data(), b.pos.data(), N, H, D);
     rope_backward(m.dk, m.rope_cos.data(), m.rope_sin.data(), b.pos.data(), N, KV, D);
     const bool need_dx = full || l > lowest;
-    std::memset(m.dC, 0, sizeof(float) * (size_t)N * C);
-    linear_backward(m, g, m.dC, m.dq, a, N, l, Proj::q, drop, need_dx);
+    linear_backward(m, g, m.dC, m.dq, a, N, l, Proj::q, drop, need_dx, true);
     linear_backward(m, g, m.dC, m.dk, a, N, l, Proj::k, drop, need_dx);
     linear_backward(m, g, m.dC, m.dv, a, N, l, Proj::v, drop, need_dx);
     if (need_dx)

@@ -35,8 +35,9 @@ void sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const flo
 // out (N, OC) = inp (N, IC) W^T + bias (bias may be null); accumulate: out += instead of =.
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
                     bool accumulate = false);
-// dinp (N, IC) += dout (N, OC) W (the activation gradient; frozen weights need only this).
-void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int IC, int OC);
+// dinp (N, IC) += dout (N, OC) W (the activation gradient; frozen weights need only this); = when !accumulate.
+void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int IC, int OC,
+                           bool accumulate = true);
 // dweight (OC, IC) += dout^T inp; dbias (OC) += sum over N of dout (dbias may be null).
 void matmul_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp, int N, int IC,
                             int OC);

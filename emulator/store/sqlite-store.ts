@@ -85,27 +85,37 @@ class SqliteStore implements Store {
 }
 
 /**
- * Opens (creating if needed) the data folder at `root`. One process at a time may own a data folder.
+ * Opens (creating if needed) the data folder at `root`. One process at a time owns a data folder: the database is
+ * held with an exclusive lock, and a second opener gets an error instead of emptying the first one's tmp folder.
  */
 export function openStore(root: string): Store {
   const paths = dataPaths(root);
-  for (const dir of [paths.root, paths.files, paths.jobs, paths.adapters])
+  for (const dir of [paths.root, paths.files, paths.jobs, paths.adapters, paths.tmp]) {
     fs.mkdirSync(dir, { recursive: true });
-  // Uploads and copies cut off by a crash live only in tmp: nothing refers to them.
-  fs.rmSync(paths.tmp, { recursive: true, force: true });
-  fs.mkdirSync(paths.tmp);
-  const db = new Database(paths.database);
+  }
+  // timeout 0: a folder locked by another process is refused at once rather than after a wait.
+  const db = new Database(paths.database, { timeout: 0 });
   try {
+    db.pragma('locking_mode = EXCLUSIVE');
     db.pragma('journal_mode = WAL');
     // FULL: a committed transaction survives power loss too, not only a process kill.
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
-    db.pragma('busy_timeout = 5000');
+    // Takes the exclusive lock now (it is held until close) and fails at once if another process holds it.
+    db.exec('BEGIN IMMEDIATE; COMMIT');
     migrate(db);
   } catch (error) {
     db.close();
+    if ((error as { code?: string }).code === 'SQLITE_BUSY') {
+      throw new Error(
+        `The data folder ${paths.root} is in use by another tunekit process; stop it or use another --data-dir.`,
+      );
+    }
     throw error;
   }
+  // Uploads and copies cut off by a crash live only in tmp: nothing refers to them.
+  fs.rmSync(paths.tmp, { recursive: true, force: true });
+  fs.mkdirSync(paths.tmp);
   const store = new SqliteStore(paths, db);
   store.files.sweepOrphans();
   store.adapters.sweepOrphans();

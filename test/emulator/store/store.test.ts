@@ -370,6 +370,13 @@ describe('idempotency', () => {
 });
 
 describe('restart', () => {
+  it('refuses a second opener of a folder that is in use, and opens it again once closed', () => {
+    expect(() => openStore(dir)).toThrow(/is in use by another tunekit process/);
+    store.close();
+    store = openStore(dir);
+    expect(store.files.list(A, { limit: 1 }).data).toEqual([]);
+  });
+
   it('keeps every file, job, event, checkpoint and model on the same folder, and sweeps leftovers', async () => {
     const file = await upload(A, 'x\n');
     const job = createJob(A, file.id);

@@ -180,6 +180,20 @@ void write_model(const std::string& dir) {
   tk::save_model(w, dir);
 }
 
+// True when `b` holds exactly the files of `a` with the same bytes.
+bool same_files(const std::filesystem::path& a, const std::filesystem::path& b) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(b)) return false;
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(b)) n += e.is_regular_file() ? 1 : 2;
+  for (const auto& e : fs::directory_iterator(a)) {
+    const fs::path other = b / e.path().filename();
+    if (!fs::is_regular_file(other) || tk::read_file(e.path().string()) != tk::read_file(other.string())) return false;
+    n--;
+  }
+  return n == 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -193,8 +207,15 @@ int main(int argc, char** argv) {
   try {
     fs::remove_all(tmp);
     write_model(tmp.string());
-    fs::remove_all(out);
-    fs::rename(tmp, out);
+    if (same_files(tmp, out)) {
+      // Unchanged (the init is deterministic): keep the folder in place, so nothing using it sees it vanish
+      // during a rebuild; refresh config.json's time so the build system sees its output as up to date.
+      fs::remove_all(tmp);
+      fs::last_write_time(out / "config.json", fs::file_time_type::clock::now());
+    } else {
+      fs::remove_all(out);
+      fs::rename(tmp, out);
+    }
   } catch (const std::exception& e) {
     std::error_code ignored;
     fs::remove_all(tmp, ignored);

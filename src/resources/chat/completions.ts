@@ -41,7 +41,7 @@ export interface ChatTextPart {
 
 export interface ChatImagePart {
   type: 'image_url';
-  image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+  image_url: { url: string; detail?: 'auto' | 'low' | 'high' | 'original' };
 }
 
 export interface ChatInputAudioPart {
@@ -148,7 +148,15 @@ export interface ChatCompletionCreateParamsBase {
   user?: string;
   metadata?: Record<string, string> | null;
   store?: boolean | null;
+  /** Accepted for compatibility; a local server has a single tier. */
+  service_tier?: ServiceTier | null;
+  /** Accepted for compatibility; no effect locally. */
+  prompt_cache_key?: string | null;
+  /** Accepted for compatibility; no effect locally. */
+  safety_identifier?: string | null;
 }
+
+export type ServiceTier = 'auto' | 'default' | 'flex' | 'scale' | 'priority' | 'fast';
 
 export interface ChatCompletionCreateParamsNonStreaming extends ChatCompletionCreateParamsBase {
   stream?: false | null;
@@ -181,8 +189,8 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
-  prompt_tokens_details?: { cached_tokens?: number } | null;
-  completion_tokens_details?: { reasoning_tokens?: number } | null;
+  prompt_tokens_details?: { cached_tokens?: number };
+  completion_tokens_details?: { reasoning_tokens?: number };
 }
 
 /** The message the model generated. */
@@ -207,8 +215,8 @@ export interface ChatCompletion {
     logprobs: ChatChoiceLogprobs | null;
   }>;
   usage?: CompletionUsage;
-  system_fingerprint?: string | null;
-  service_tier?: string | null;
+  system_fingerprint?: string;
+  service_tier?: ServiceTier | null;
 }
 
 /** One streamed piece of a completion (`object: "chat.completion.chunk"`). */
@@ -236,6 +244,6 @@ export interface ChatCompletionChunk {
   }>;
   /** Only on the last chunk, with `stream_options.include_usage`. */
   usage?: CompletionUsage | null;
-  system_fingerprint?: string | null;
-  service_tier?: string | null;
+  system_fingerprint?: string;
+  service_tier?: ServiceTier | null;
 }

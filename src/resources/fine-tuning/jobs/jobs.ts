@@ -250,14 +250,8 @@ export interface FineTuningMethod {
   };
 }
 
-/** How a reinforcement job scores a sample. */
-export type Grader =
-  | StringCheckGrader
-  | TextSimilarityGrader
-  | PythonGrader
-  | ScoreModelGrader
-  | LabelModelGrader
-  | MultiGrader;
+/** How a reinforcement job scores a sample (`label_model` is allowed only inside `multi`). */
+export type Grader = StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | MultiGrader;
 
 export interface StringCheckGrader {
   type: 'string_check';

@@ -236,7 +236,7 @@ LossStats llama_loss(Llama& m, const Batch& b) {
   LossStats s;
   const int N = b.B * b.T;
   lmhead_ce(&s.loss_sum, &s.n_correct, nullptr, nullptr, m.xf, m.w->lm_head, b.targets.data(), N, m.c.hidden_size,
-            m.c.vocab_size, 0.0f);
+            m.c.vocab_size, 0.0f, m.ce_workspace);
   s.n_scored = b.n_scored();
   return s;
 }
@@ -254,7 +254,7 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
   // lm_head + CE, fused: dC = dloss/dxf; the lm_head (or tied embedding) grad accumulates when trained.
   LossStats s;
   lmhead_ce(&s.loss_sum, &s.n_correct, m.dC, full ? g.full->lm_head : nullptr, m.xf, w.lm_head, b.targets.data(), N,
-            C, c.vocab_size, grad_scale);
+            C, c.vocab_size, grad_scale, m.ce_workspace);
   s.n_scored = b.n_scored();
 
   // final norm

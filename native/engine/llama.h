@@ -87,6 +87,7 @@ struct Llama {
   float* dF2 = nullptr;   // (N, F)
   float* dF3 = nullptr;   // (N, F)
   float* du = nullptr;    // (N, R)
+  std::vector<float> ce_workspace;  // chunked lm_head logits (ops.h lmhead_ce)
 };
 
 // Allocates activations for batches of up to max_tokens tokens and rows of up to max_T tokens.

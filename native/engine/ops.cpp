@@ -721,7 +721,7 @@ void add_inplace(float* a, const float* b, int64_t n) {
 // Only scored rows are computed; they are processed in chunks so at most (chunk, V) logits exist at a time.
 // =============================================================================================================
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
-               const int32_t* targets, int N, int C, int V, float grad_scale) {
+               const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace) {
   std::vector<int> rows;
   for (int i = 0; i < N; ++i) {
     if (targets[i] == -100) continue;
@@ -732,20 +732,20 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
   // Rows per chunk: large enough that packing W for the two GEMMs is amortised (measured: 256 rows lose ~20% to it
   // at V = 32000), small enough that the (chunk, V) logits stay within 128 MiB.
   const int chunk = std::max(64, std::min(1024, static_cast<int>((128ll << 20) / (4ll * V))));
-  thread_local std::vector<float> z, xs, dxs;
-  z.resize((size_t)std::min(chunk, std::max(NS, 1)) * V);
-  xs.resize((size_t)std::min(chunk, std::max(NS, 1)) * C);
-  dxs.resize(xs.size());
+  const size_t rows_cap = std::min(chunk, std::max(NS, 1));
+  if (workspace.size() < rows_cap * (V + 2 * C)) workspace.resize(rows_cap * (V + 2 * C));
+  float* z = workspace.data();                // (chunk, V) logits, then dz
+  float* xs = z + rows_cap * V;               // (chunk, C) gathered scored rows
+  float* dxs = xs + rows_cap * C;             // (chunk, C)
   std::vector<double> row_loss(NS);
   std::vector<uint8_t> row_ok(NS);
   for (int c0 = 0; c0 < NS; c0 += chunk) {
     int R = std::min(chunk, NS - c0);
-    for (int r = 0; r < R; ++r) std::memcpy(&xs[(size_t)r * C], x + (size_t)rows[c0 + r] * C, sizeof(float) * C);
-    sgemm(false, true, R, V, C, 1.0f, xs.data(), C, W, C, 0.0f, z.data(), V);  // z = xs W^T
-    float* zbase = z.data();  // z is thread_local: the pool threads must use this thread's buffer, not their own
+    for (int r = 0; r < R; ++r) std::memcpy(xs + (size_t)r * C, x + (size_t)rows[c0 + r] * C, sizeof(float) * C);
+    sgemm(false, true, R, V, C, 1.0f, xs, C, W, C, 0.0f, z, V);  // z = xs W^T
     parallel_blocks(R, 4, [&](int64_t s, int64_t e) {
       for (int64_t r = s; r < e; ++r) {
-        float* zr = zbase + (size_t)r * V;
+        float* zr = z + (size_t)r * V;
         int tgt = targets[rows[c0 + r]];
         if (tgt < 0 || tgt >= V) tgt = -1;  // validated by the caller; keeps this kernel memory-safe
         int am = 0;
@@ -765,9 +765,9 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
       }
     });
     if (dx) {
-      sgemm(false, false, R, C, V, 1.0f, z.data(), V, W, C, 0.0f, dxs.data(), C);  // dxs = dz W
-      for (int r = 0; r < R; ++r) std::memcpy(dx + (size_t)rows[c0 + r] * C, &dxs[(size_t)r * C], sizeof(float) * C);
-      if (dW) sgemm(true, false, V, C, R, 1.0f, z.data(), V, xs.data(), C, 1.0f, dW, C);  // dW += dz^T xs
+      sgemm(false, false, R, C, V, 1.0f, z, V, W, C, 0.0f, dxs, C);  // dxs = dz W
+      for (int r = 0; r < R; ++r) std::memcpy(dx + (size_t)rows[c0 + r] * C, dxs + (size_t)r * C, sizeof(float) * C);
+      if (dW) sgemm(true, false, V, C, R, 1.0f, z, V, xs, C, 1.0f, dW, C);  // dW += dz^T xs
     }
   }
   double total = 0.0;

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 namespace tk {
 
@@ -89,8 +90,9 @@ void add_inplace(float* a, const float* b, int64_t n);                          
 // logsumexp(z) - z[target] over scored rows, in *n_correct how many scored rows have argmax(z) == target (first
 // maximum, like torch.argmax). When dx is non-null, backpropagates dloss = grad_scale per scored row:
 // dx (N, C) = dz W (OVERWRITTEN), and when dW is non-null dW (V, C) += dz^T x (trained or tied lm_head).
+// workspace: the caller's buffer (grown as needed, up to 128 MiB of chunk logits), reused across calls.
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
-               const int32_t* targets, int N, int C, int V, float grad_scale);
+               const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace);
 
 // ---- embedding -------------------------------------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C);

@@ -266,13 +266,14 @@ void test_lmhead_ce() {
   double loss;
   int64_t ok;
   std::vector<float> dx(N * C), dW(V * C, 0.0f);
-  lmhead_ce(&loss, &ok, dx.data(), dW.data(), x.data(), W.data(), tg.data(), N, C, V, 0.5f);
+  std::vector<float> ws;
+  lmhead_ce(&loss, &ok, dx.data(), dW.data(), x.data(), W.data(), tg.data(), N, C, V, 0.5f, ws);
   check_scalar(loss, ref_loss, "lm_head CE loss sum vs naive double", 1e-6);
   expect(ok == ref_ok, "lm_head CE argmax count " + std::to_string(ok) + " == " + std::to_string(ref_ok));
   auto f = [&] {
     double l;
     int64_t o;
-    lmhead_ce(&l, &o, nullptr, nullptr, x.data(), W.data(), tg.data(), N, C, V, 0.0f);
+    lmhead_ce(&l, &o, nullptr, nullptr, x.data(), W.data(), tg.data(), N, C, V, 0.0f, ws);
     return 0.5 * l;
   };
   check_tensor(dx.data(), numeric_grad(x, f, 1e-2f).data(), dx.size(), "lm_head CE dx", 2e-3);

@@ -9,13 +9,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
 const JOBS = 10_000;
-const UPLOAD_BYTES = 1024 ** 3;
+const UPLOAD_BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 1024 ** 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const KEY = 'bench-key';
 
@@ -145,7 +145,8 @@ async function upload(port: number, path: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-bench-api-'));
+  // BENCH_DATA_DIR puts the data folder elsewhere (e.g. /dev/shm to take the disk out of the upload figure).
+  const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'tunekit-bench-api-'));
   const workDir = mkdtempSync(join(tmpdir(), 'tunekit-bench-upload-'));
   const child = fork(fileURLToPath(import.meta.url), ['--server', dataDir], {
     execArgv: [...process.execArgv, '--expose-gc'],
@@ -153,7 +154,8 @@ async function main(): Promise<void> {
   });
   try {
     console.log(
-      `tunekit emulator API benchmark (${JOBS} jobs stored; autocannon, 16 connections, ${DURATION_S} s each)`,
+      `tunekit emulator API benchmark (${JOBS} jobs stored; autocannon, 16 connections, ${DURATION_S} s each; ` +
+        `data folder ${dataDir}; load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} CPUs)`,
     );
     const ready = (await new Promise((resolve, reject) => {
       child.once('message', resolve);
@@ -171,7 +173,7 @@ async function main(): Promise<void> {
     const after = (await request(child, 'rss')) as Extract<ServerMessage, { kind: 'rss' }>;
     const mb = UPLOAD_BYTES / 1024 ** 2;
     console.log(
-      `${'POST /v1/files (1 GiB, streamed multipart)'.padEnd(44)} ${(mb / seconds).toFixed(0).padStart(7)} MB/s    ` +
+      `${`POST /v1/files (${(UPLOAD_BYTES / 1024 ** 3).toFixed(2)} GiB, streamed multipart)`.padEnd(44)} ${(mb / seconds).toFixed(0).padStart(7)} MB/s    ` +
         `${seconds.toFixed(2)} s; server RSS ${(before.baseline / 1024 ** 2).toFixed(0)} MB → peak ` +
         `${(after.peak / 1024 ** 2).toFixed(0)} MB (growth ${((after.peak - before.baseline) / 1024 ** 2).toFixed(1)} MB)`,
     );

@@ -146,7 +146,18 @@ function trimTrailingWhitespaceLabels(tokenizer: ModelTokenizer, encoded: Encode
 
 function encodeChat(tokenizer: ModelTokenizer, example: Extract<Example, { kind: 'chat' }>): EncodedExample {
   const { messages, tools } = spellToolsForTemplate(tokenizer, example);
-  const { text, spans } = assistantSpans(tokenizer, messages, tools, example.line);
+  let rendered: ReturnType<typeof assistantSpans>;
+  try {
+    rendered = assistantSpans(tokenizer, messages, tools, example.line);
+  } catch (error) {
+    if (error instanceof DataFormatError) throw error;
+    // The template's own checks (`raise_exception('Conversation roles must alternate…')`) or a missing template.
+    throw new DataFormatError(
+      example.line,
+      `the model's chat template cannot render it: ${(error as Error).message}`,
+    );
+  }
+  const { text, spans } = rendered;
   const pieces: string[] = [];
   const scored: boolean[] = [];
   let cursor = 0;

@@ -180,6 +180,32 @@ describe('encodeExample (byte tokenizer, ChatML)', () => {
     );
   });
 
+  it('reports a conversation the chat template refuses as a problem of its line', () => {
+    const strict = ModelTokenizer.load(
+      writeByteTokenizer(path.join(dir, 'strict'), {
+        chatTemplate:
+          "{% for m in messages %}{% if (m['role'] == 'user') != (loop.index0 % 2 == 0) %}" +
+          "{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}" +
+          "{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] + '<|im_end|>\\n' }}{% endfor %}" +
+          "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}",
+      }),
+    );
+    const line = JSON.stringify({
+      messages: [
+        { role: 'assistant', content: 'a' },
+        { role: 'assistant', content: 'b' },
+      ],
+    });
+    expect(() =>
+      encodeExample(strict, parseJsonl(`${chatLine('q', 'a')}\n${line}`).examples[1]!, 64),
+    ).toThrow(
+      "Line 2: the model's chat template cannot render it: Conversation roles must alternate user/assistant/user/assistant/...",
+    );
+    expect(encodeExample(strict, parseJsonl(chatLine('q', 'a')).examples[0]!, 64).ids.length).toBeGreaterThan(
+      0,
+    );
+  });
+
   it('labels the completion and an end-of-text token for prompt/completion data', () => {
     const { ids, labels } = encodeExample(
       tokenizer,

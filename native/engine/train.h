@@ -86,6 +86,12 @@ struct TrainResult {
   std::vector<CheckpointInfo> checkpoints;
 };
 
+// Checkpoint folder: <checkpoint_dir>/step-<N>/{adapter/ (PEFT folder) | model/ (HF folder, full FT)} and
+// state.bin ("TKCKPT01", u32 version 1, trainable parameters, AdamW m and v, step, tokens seen, data cursor, seed,
+// a fingerprint of the options and data, and a checksum), then <checkpoint_dir>/latest ("step-<N>\n") written last
+// and atomically: a kill at any moment leaves `latest` naming a complete checkpoint. The data order and dropout masks
+// are functions of (seed, step), so resuming reproduces the uninterrupted run's bytes (same thread count).
+//
 // Runs the whole training. `on_progress` is called once per optimizer step, on the training thread.
 // `cancel` (may be null) is checked between optimizer steps; on cancel a checkpoint is written (when
 // checkpoint_dir is set) and the result has cancelled = true.

@@ -1,16 +1,26 @@
 /**
- * The text of one generated choice, released as tokens arrive: the ids are decoded as a whole each time (so a
- * character split over several byte tokens comes out whole), and text is held back while it ends in an
- * incomplete character or in what could be the start of a stop sequence. A stop sequence ends the choice and is
- * cut from the output, as OpenAI does.
+ * The text of one generated choice, released as tokens arrive, and held back while it ends in an incomplete
+ * character or in what could be the start of a stop sequence. A stop sequence ends the choice and is cut from the
+ * output, as OpenAI does.
+ *
+ * Decoding is incremental in the way of vLLM's detokenizer: the tokens since the last settled point are decoded
+ * together with a few tokens before it, and the text of those context tokens is subtracted. That keeps each step
+ * short while giving what decoding all ids at once gives (leading-space rules and multi-byte characters included).
  */
 export type Decode = (ids: number[]) => string;
 
 /** U+FFFD: the decoder's stand-in for bytes that do not (yet) form a character. */
 const REPLACEMENT = '\uFFFD';
+/** Tokens decoded before the window, so the window's first token decodes as it does mid-text. */
+const CONTEXT_TOKENS = 4;
+/** The window is settled (its text fixed) once it holds this many tokens and ends in a whole character. */
+const WINDOW_TOKENS = 16;
 
 export class ChoiceText {
   private readonly ids: number[] = [];
+  /** Text of ids[0, windowStart), fixed. */
+  private settled = '';
+  private windowStart = 0;
   private text = '';
   private released = 0;
   private stopAt: number | null = null;
@@ -29,13 +39,25 @@ export class ChoiceText {
   push(id: number): string {
     if (this.stopped) return '';
     this.ids.push(id);
-    this.text = this.decode(this.ids);
+    this.text = this.settled + this.decodeWindow();
     const stop = this.findStop();
     if (stop !== null) {
       this.stopAt = stop;
       return this.release(stop);
     }
-    return this.release(this.safeEnd());
+    const piece = this.release(this.safeEnd());
+    if (this.ids.length - this.windowStart >= WINDOW_TOKENS && !this.text.endsWith(REPLACEMENT)) {
+      this.settled = this.text;
+      this.windowStart = this.ids.length;
+    }
+    return piece;
+  }
+
+  private decodeWindow(): string {
+    const from = Math.max(0, this.windowStart - CONTEXT_TOKENS);
+    const context = this.decode(this.ids.slice(from, this.windowStart));
+    const text = this.decode(this.ids.slice(from));
+    return text.slice(context.length);
   }
 
   /** The rest of the text once the choice is over (no more tokens will come). */

@@ -58,4 +58,23 @@ describe('ChoiceText', () => {
     expect(output).toBe('wait EN');
     expect(stopped).toBe(false);
   });
+
+  it('decodes long outputs incrementally to what decoding every id at once gives', () => {
+    const text = 'Grüße aus Köln — 東京 😀 and more text after the window moves on, '.repeat(4);
+    const { pieces, output } = run(text, []);
+    expect(output).toBe(text);
+    for (const piece of pieces) expect(piece).not.toContain('\uFFFD');
+    // SentencePiece-style: the first piece's leading space is dropped, later ones are kept.
+    const vocab = ['▁Hello', '▁world', ',', '▁again', '!'];
+    const decodePieces = (ids: number[]) =>
+      ids
+        .map((id) => vocab[id])
+        .join('')
+        .replaceAll('▁', ' ')
+        .replace(/^ /, '');
+    const ids = Array.from({ length: 60 }, (_, i) => i % vocab.length);
+    const choice = new ChoiceText(decodePieces, []);
+    const streamed = ids.map((id) => choice.push(id)).join('') + choice.finish();
+    expect(streamed).toBe(decodePieces(ids));
+  });
 });

@@ -4,13 +4,7 @@
  * process ends itself when the parent goes away (a killed server must not leave training running).
  */
 import { DatasetError, ModelTokenizer, prepareDataset } from '../data';
-import type {
-  ChildMessage,
-  EngineProgress,
-  EngineTrainOptions,
-  ParentMessage,
-  PrepareRequest,
-} from './protocol';
+import type { ChildMessage, EngineTrainOptions, ParentMessage, PrepareRequest } from './protocol';
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { foldBracketQuery } from './contract/common';
 import { type RouteDef, routes, toFastifyPath } from './contract/routes';
@@ -225,5 +225,3 @@ function parseBody(route: RouteDef, body: unknown): unknown {
   }
   return spec.schema.parse(body);
 }
-
-export type { FastifyReply };

@@ -16,6 +16,10 @@
 #include "model_io.h"
 #include "ops.h"
 
+#if defined(TUNEKIT_HAVE_AVX2)
+#include <immintrin.h>
+#endif
+
 namespace tk {
 
 const char* finish_reason_name(FinishReason r) {
@@ -54,6 +58,66 @@ std::vector<int32_t> generation_config_eos(const std::string& model_dir) {
     out.push_back(static_cast<int32_t>(e->as_int(what)));
   }
   return out;
+}
+
+// out (n, OC) = x (n, IC) W^T + bias for the few rows of a decode step (n <= kMaxGemvRows). A decode step is
+// bound by reading the weights, so each weight row is read once for all n rows (a GEMV per row would read it n
+// times, and a packed GEMM kernel spends more time packing W than multiplying). Output rows are split in blocks
+// over the pool; each dot product is summed in a fixed order, so results do not depend on the thread count.
+constexpr int kMaxGemvRows = 8;
+
+template <int NR>
+void gemv_rows_n(float* out, const float* x, const float* W, const float* bias, int IC, int OC) {
+  constexpr int kBlock = 64;
+  parallel_for((OC + kBlock - 1) / kBlock, [&](int blk) {
+    const int o0 = blk * kBlock, o1 = std::min(OC, o0 + kBlock);
+    for (int o = o0; o < o1; ++o) {
+      const float* w = W + (size_t)o * IC;
+      float acc[NR];
+      int i = 0;
+#if defined(TUNEKIT_HAVE_AVX2)
+      __m256 v[NR];
+      for (int r = 0; r < NR; ++r) v[r] = _mm256_setzero_ps();
+      for (; i + 8 <= IC; i += 8) {
+        const __m256 wv = _mm256_loadu_ps(w + i);
+        for (int r = 0; r < NR; ++r) v[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)r * IC + i), v[r]);
+      }
+      for (int r = 0; r < NR; ++r) {
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(v[r]), _mm256_extractf128_ps(v[r], 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_movehdup_ps(h));
+        acc[r] = _mm_cvtss_f32(h);
+      }
+#else
+      for (int r = 0; r < NR; ++r) acc[r] = 0.0f;
+#endif
+      for (int r = 0; r < NR; ++r)
+        for (int j = i; j < IC; ++j) acc[r] += w[j] * x[(size_t)r * IC + j];
+      const float b = bias ? bias[o] : 0.0f;
+      for (int r = 0; r < NR; ++r) out[(size_t)r * OC + o] = acc[r] + b;
+    }
+  });
+}
+
+void gemv_rows(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
+  switch (n) {
+    case 1: return gemv_rows_n<1>(out, x, W, bias, IC, OC);
+    case 2: return gemv_rows_n<2>(out, x, W, bias, IC, OC);
+    case 3: return gemv_rows_n<3>(out, x, W, bias, IC, OC);
+    case 4: return gemv_rows_n<4>(out, x, W, bias, IC, OC);
+    case 5: return gemv_rows_n<5>(out, x, W, bias, IC, OC);
+    case 6: return gemv_rows_n<6>(out, x, W, bias, IC, OC);
+    case 7: return gemv_rows_n<7>(out, x, W, bias, IC, OC);
+    default: return gemv_rows_n<8>(out, x, W, bias, IC, OC);
+  }
+}
+
+// matmul_forward for a decode step: the row kernel for up to kMaxGemvRows rows, the GEMM beyond.
+void decode_matmul(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
+  for (int r0 = 0; r0 < n; r0 += kMaxGemvRows) {
+    const int m = std::min(kMaxGemvRows, n - r0);
+    gemv_rows(out + (size_t)r0 * OC, x + (size_t)r0 * IC, W, bias, m, IC, OC);
+  }
 }
 
 std::string adapter_key(const std::string& dir) {
@@ -141,7 +205,7 @@ struct Generator::Impl {
   void linear(float* y, const float* x, const float* W, const float* bias, int n, int l, Proj p,
               const LoraWeights* lora, float* u) const {
     const int IC = proj_in_features(w.config, p), OC = proj_out_features(w.config, p);
-    matmul_forward(y, x, W, bias, n, IC, OC);
+    decode_matmul(y, x, W, bias, n, IC, OC);
     if (!lora) return;
     const LoraModule& m = lora->at(l, p);
     if (!m.A) return;
@@ -177,7 +241,8 @@ struct Generator::Impl {
         const int r = i / H, h = i % H, kvh = h / rep, t = pos[r];
         const int j0 = window > 0 ? std::max(0, t - window + 1) : 0;
         const float* qv = buf.q + (size_t)r * HD + (size_t)h * D;
-        std::vector<float> s(t - j0 + 1);
+        thread_local std::vector<float> s;
+        s.resize(t - j0 + 1);
         float mx = -std::numeric_limits<float>::infinity();
         for (int j = j0; j <= t; ++j) {
           const float* kv = cache.key(l, slot[r], j) + (size_t)kvh * D;
@@ -207,7 +272,7 @@ struct Generator::Impl {
       add_inplace(buf.x, buf.t, (int64_t)n * C);
     }
     rmsnorm_forward(buf.a, buf.rstd, buf.x, w.norm, n, C, c.rms_norm_eps);
-    matmul_forward(buf.logits, buf.a, w.lm_head, nullptr, n, C, c.vocab_size);
+    decode_matmul(buf.logits, buf.a, w.lm_head, nullptr, n, C, c.vocab_size);
   }
 
   // Runs the prompt through llama_forward (the training forward) and fills slots 0..n-1 of the cache with its keys
@@ -417,7 +482,7 @@ GenerateResult Generator::generate(const GenerateRequest& req,
     Llama m;
     im.prefill(m, cache, req.prompt, lora.get());
     // logits of the last prompt position, shared by every choice's first token
-    matmul_forward(buf.logits, m.xf + (size_t)(P - 1) * c.hidden_size, im.w.lm_head, nullptr, 1, c.hidden_size, V);
+    decode_matmul(buf.logits, m.xf + (size_t)(P - 1) * c.hidden_size, im.w.lm_head, nullptr, 1, c.hidden_size, V);
     for (int r = 1; r < n; ++r) std::memcpy(buf.logits + (size_t)r * V, buf.logits, sizeof(float) * V);
   }
 

@@ -31,14 +31,26 @@ const byteLevel = (addPrefixSpace: boolean, trimOffsets: boolean, useRegex: bool
   use_regex: useRegex,
 });
 
-export function writeByteTokenizer(dir: string, options: { chatTemplate?: string } = {}): string {
+export interface ByteTokenizerOptions {
+  chatTemplate?: string;
+  /** More special tokens, numbered from 258 (after <|im_start|> and <|im_end|>). */
+  extraSpecialTokens?: string[];
+  eosToken?: string;
+  bosToken?: string;
+}
+
+export function writeByteTokenizer(dir: string, options: ByteTokenizerOptions = {}): string {
   fs.mkdirSync(dir, { recursive: true });
   const vocab = Object.fromEntries(byteSymbols().map((symbol, id) => [symbol, id]));
   const tokenizer = {
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: [addedToken(256, '<|im_start|>'), addedToken(257, '<|im_end|>')],
+    added_tokens: [
+      addedToken(256, '<|im_start|>'),
+      addedToken(257, '<|im_end|>'),
+      ...(options.extraSpecialTokens ?? []).map((content, i) => addedToken(258 + i, content)),
+    ],
     normalizer: null,
     pre_tokenizer: byteLevel(false, true, false),
     post_processor: byteLevel(false, false, false),
@@ -61,10 +73,10 @@ export function writeByteTokenizer(dir: string, options: { chatTemplate?: string
       '256': { ...addedToken(256, '<|im_start|>'), id: undefined },
       '257': { ...addedToken(257, '<|im_end|>'), id: undefined },
     },
-    bos_token: null,
+    bos_token: options.bosToken ?? null,
     chat_template: options.chatTemplate ?? CHATML,
     clean_up_tokenization_spaces: false,
-    eos_token: '<|im_end|>',
+    eos_token: options.eosToken ?? '<|im_end|>',
     model_max_length: 1024,
     pad_token: '<|im_end|>',
     tokenizer_class: 'PreTrainedTokenizerFast',

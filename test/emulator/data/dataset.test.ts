@@ -180,6 +180,37 @@ describe('encodeExample (byte tokenizer, ChatML)', () => {
     );
   });
 
+  it('handles a Llama-3-style template: BOS from the template once, labels through <|eot_id|>', () => {
+    const specials = ['<|begin_of_text|>', '<|start_header_id|>', '<|end_header_id|>', '<|eot_id|>'];
+    const llama = ModelTokenizer.load(
+      writeByteTokenizer(path.join(dir, 'llama3'), {
+        extraSpecialTokens: specials,
+        bosToken: '<|begin_of_text|>',
+        eosToken: '<|eot_id|>',
+        chatTemplate:
+          '{{ bos_token }}{% for m in messages %}' +
+          "{{ '<|start_header_id|>' + m['role'] + '<|end_header_id|>\\n\\n' + m['content'] | trim + '<|eot_id|>' }}" +
+          '{% endfor %}' +
+          "{% if add_generation_prompt %}{{ '<|start_header_id|>assistant<|end_header_id|>\\n\\n' }}{% endif %}",
+      }),
+    );
+    const line = JSON.stringify({
+      messages: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi? ' },
+        { role: 'assistant', content: ' Oslo ' },
+      ],
+    });
+    const { ids, labels } = encodeExample(llama, parseJsonl(line).examples[0]!, 1024);
+    const [bos, start, end, eot] = [258, 259, 260, 261];
+    expect(ids.filter((id) => id === bos)).toHaveLength(1);
+    expect(ids[0]).toBe(bos);
+    expect(ids.slice(-5)).toEqual([...bytes('Oslo'), eot]);
+    expect(ids.filter((_, t) => labels[t] !== IGNORE_INDEX)).toEqual([...bytes('Oslo'), eot]);
+    expect(ids).toContain(start);
+    expect(ids).toContain(end);
+  });
+
   it('reports a conversation the chat template refuses as a problem of its line', () => {
     const strict = ModelTokenizer.load(
       writeByteTokenizer(path.join(dir, 'strict'), {

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { z } from 'zod';
 import { foldBracketQuery } from './contract/common';
 import { type RouteDef, routes, toFastifyPath } from './contract/routes';
@@ -30,8 +30,8 @@ export interface AppOptions {
   /** Interval between `: heartbeat` comments on live event streams (default 15 s). */
   heartbeatMs?: number;
   version?: string;
-  /** Fastify's logger option (default: off). */
-  logger?: boolean;
+  /** Fastify's logger option (default: off). The CLI logs errors (a 5xx, a stream that failed) to stderr. */
+  logger?: FastifyServerOptions['logger'];
 }
 
 export const DEFAULT_MAX_UPLOAD_BYTES = 8 * 1024 ** 3;

@@ -84,6 +84,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
       apiKeys: options.apiKeys ?? null,
       maxUploadBytes: options.maxUploadBytes,
       heartbeatMs: options.heartbeatMs,
+      // stdout carries only the ready line; unexpected server errors go to stderr.
+      logger: { level: 'error', stream: process.stderr },
       version: packageVersion(),
     });
     await app.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? '127.0.0.1' });

@@ -5,7 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EmulatorError } from '../../../emulator/store';
+import { EmulatorError, openStore } from '../../../emulator/store';
+import { ModelRegistry } from '../../../emulator/worker/models';
+import { Scheduler } from '../../../emulator/worker/scheduler';
 import {
   chatJsonl,
   finalAdapterBytes,
@@ -261,6 +263,33 @@ describe('bad requests and bad data', () => {
       status: 400,
       param: 'validation_file',
     });
+  });
+
+  it('fails the job with model_not_available when the model folder has no weights', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tunekit-nomodel-'));
+    const store = openStore(path.join(dir, 'data'));
+    const scheduler = new Scheduler({
+      store,
+      models: new ModelRegistry({ store, builtinDir: path.join(dir, 'absent') }),
+    });
+    scheduler.start();
+    try {
+      const file = await store.files.createFromUpload(PROJECT, {
+        filename: 'd.jsonl',
+        purpose: 'fine-tune',
+        content: (async function* () {
+          yield Buffer.from(chatJsonl(QA));
+        })(),
+      });
+      const created = scheduler.createJob(PROJECT, ORG, { model: 'gpt-4o-mini', training_file: file.id });
+      const job = await waitForStatus(store, created.id, ['failed', 'succeeded']);
+      expect(job.error).toMatchObject({ code: 'model_not_available', param: 'model' });
+      expect(job.error!.message).toMatch(/^The weights of model gpt-4o-mini are missing from /);
+    } finally {
+      await scheduler.stop();
+      store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('fails a job with too few examples with invalid_n_examples, and a bad line with invalid_training_file', async () => {

@@ -60,7 +60,6 @@ export const createChatCompletion: RouteHandler<'createChatCompletion'> = async 
     return streamCompletion({
       request,
       reply,
-      signal,
       header: { id, created, model: body.model },
       fingerprint,
       n: job.n,
@@ -108,7 +107,6 @@ export const createChatCompletion: RouteHandler<'createChatCompletion'> = async 
 interface StreamOptions {
   request: FastifyRequest;
   reply: FastifyReply;
-  signal: AbortSignal;
   header: { id: string; created: number; model: string };
   fingerprint: string;
   n: number;

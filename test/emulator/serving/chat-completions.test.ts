@@ -3,6 +3,9 @@
  * determinism, sampling settings, stop sequences, lengths, streaming, logprobs, n, errors, cancellation and crash
  * recovery. Raw HTTP responses are checked against openapi.yaml; streamed chunks against the contract's schema.
  */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -19,6 +22,7 @@ import { validatingFetch } from '../server/openapi-validator';
 import { type ChatServer, readDataLines, startChatServer } from './harness';
 
 let server: ChatServer;
+let modelsDir: string;
 const checkedFetch = validatingFetch();
 const messages = [
   { role: 'system' as const, content: 'Answer briefly.' },
@@ -26,10 +30,18 @@ const messages = [
 ];
 
 beforeAll(async () => {
-  server = await startChatServer();
+  // A --models-dir copy of the built-in model without a chat template.
+  modelsDir = mkdtempSync(join(tmpdir(), 'tunekit-chat-models-'));
+  const plain = join(modelsDir, 'no-template');
+  cpSync(builtinModelDir(), plain, { recursive: true });
+  const config = JSON.parse(readFileSync(join(plain, 'tokenizer_config.json'), 'utf8'));
+  delete config.chat_template;
+  writeFileSync(join(plain, 'tokenizer_config.json'), JSON.stringify(config));
+  server = await startChatServer({ modelsDir });
 });
 afterAll(async () => {
   await server?.close();
+  rmSync(modelsDir, { recursive: true, force: true });
 });
 
 function post(body: unknown, key = 'chat-key'): Promise<Response> {
@@ -230,6 +242,22 @@ describe('chat completions on the built-in model', () => {
     expect(result.choices[0]?.message.content).toBe(
       (await complete({ temperature: 0, max_tokens: 3 })).choices[0]?.message.content,
     );
+  });
+
+  it('answers concurrent requests as it answers them one at a time', async () => {
+    const settings = [1, 2, 3, 4].map((seed) => ({ temperature: 1, seed, max_tokens: 8 }));
+    const alone: string[] = [];
+    for (const body of settings) alone.push((await complete(body)).choices[0]?.message.content ?? '');
+    const together = await Promise.all(settings.map((body) => complete(body)));
+    expect(together.map((c) => c.choices[0]?.message.content)).toEqual(alone);
+  });
+
+  it('answers 400 for a model without a chat template, naming the model', async () => {
+    const response = await post({ model: 'no-template', messages, max_tokens: 4 });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toMatchObject({
+      error: { param: 'model', code: 'model_not_supported', type: 'invalid_request_error' },
+    });
   });
 
   it('answers 404 model_not_found for unknown models and fine-tuned models of other keys', async () => {

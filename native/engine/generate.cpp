@@ -60,64 +60,84 @@ std::vector<int32_t> generation_config_eos(const std::string& model_dir) {
   return out;
 }
 
-// out (n, OC) = x (n, IC) W^T + bias for the few rows of a decode step (n <= kMaxGemvRows). A decode step is
-// bound by reading the weights, so each weight row is read once for all n rows (a GEMV per row would read it n
-// times, and a packed GEMM kernel spends more time packing W than multiplying). Output rows are split in blocks
-// over the pool; each dot product is summed in a fixed order, so results do not depend on the thread count.
-constexpr int kMaxGemvRows = 8;
+// The linear layers of a decode step: out (n, OC) = x (n, IC) W^T + bias for a few rows. A decode step is bound by
+// reading the weights, so each weight row is read once for up to kGemvRows rows at a time (a packed GEMM kernel
+// spends more time packing W than multiplying). Several layers that share the input (q, k, v; gate, up) run in one
+// parallel region, split into blocks of output features; each dot product is summed in a fixed order, so results
+// depend neither on the thread count nor on how many rows are decoded together.
+constexpr int kGemvRows = 8;
+constexpr int kGemvBlock = 32;  // output features per task
+
+struct GemvOut {
+  float* out;
+  const float* W;     // (OC, IC)
+  const float* bias;  // (OC) or null
+  int OC;
+};
 
 template <int NR>
-void gemv_rows_n(float* out, const float* x, const float* W, const float* bias, int IC, int OC) {
-  constexpr int kBlock = 64;
-  parallel_for((OC + kBlock - 1) / kBlock, [&](int blk) {
-    const int o0 = blk * kBlock, o1 = std::min(OC, o0 + kBlock);
-    for (int o = o0; o < o1; ++o) {
-      const float* w = W + (size_t)o * IC;
-      float acc[NR];
-      int i = 0;
+void gemv_block(float* out, const float* x, const float* W, const float* bias, int IC, int OC, int o0, int o1) {
+  for (int o = o0; o < o1; ++o) {
+    const float* w = W + (size_t)o * IC;
+    float acc[NR];
+    int i = 0;
 #if defined(TUNEKIT_HAVE_AVX2)
-      __m256 v[NR];
-      for (int r = 0; r < NR; ++r) v[r] = _mm256_setzero_ps();
-      for (; i + 8 <= IC; i += 8) {
-        const __m256 wv = _mm256_loadu_ps(w + i);
-        for (int r = 0; r < NR; ++r) v[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)r * IC + i), v[r]);
-      }
-      for (int r = 0; r < NR; ++r) {
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(v[r]), _mm256_extractf128_ps(v[r], 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_movehdup_ps(h));
-        acc[r] = _mm_cvtss_f32(h);
-      }
-#else
-      for (int r = 0; r < NR; ++r) acc[r] = 0.0f;
-#endif
-      for (int r = 0; r < NR; ++r)
-        for (int j = i; j < IC; ++j) acc[r] += w[j] * x[(size_t)r * IC + j];
-      const float b = bias ? bias[o] : 0.0f;
-      for (int r = 0; r < NR; ++r) out[(size_t)r * OC + o] = acc[r] + b;
+    __m256 v[NR];
+    for (int r = 0; r < NR; ++r) v[r] = _mm256_setzero_ps();
+    for (; i + 8 <= IC; i += 8) {
+      const __m256 wv = _mm256_loadu_ps(w + i);
+      for (int r = 0; r < NR; ++r) v[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)r * IC + i), v[r]);
     }
+    for (int r = 0; r < NR; ++r) {
+      __m128 h = _mm_add_ps(_mm256_castps256_ps128(v[r]), _mm256_extractf128_ps(v[r], 1));
+      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+      h = _mm_add_ss(h, _mm_movehdup_ps(h));
+      acc[r] = _mm_cvtss_f32(h);
+    }
+#else
+    for (int r = 0; r < NR; ++r) acc[r] = 0.0f;
+#endif
+    for (int r = 0; r < NR; ++r)
+      for (int j = i; j < IC; ++j) acc[r] += w[j] * x[(size_t)r * IC + j];
+    const float b = bias ? bias[o] : 0.0f;
+    for (int r = 0; r < NR; ++r) out[(size_t)r * OC + o] = acc[r] + b;
+  }
+}
+
+void gemv_rows(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC, int o0,
+               int o1) {
+  switch (n) {
+    case 1: return gemv_block<1>(out, x, W, bias, IC, OC, o0, o1);
+    case 2: return gemv_block<2>(out, x, W, bias, IC, OC, o0, o1);
+    case 3: return gemv_block<3>(out, x, W, bias, IC, OC, o0, o1);
+    case 4: return gemv_block<4>(out, x, W, bias, IC, OC, o0, o1);
+    case 5: return gemv_block<5>(out, x, W, bias, IC, OC, o0, o1);
+    case 6: return gemv_block<6>(out, x, W, bias, IC, OC, o0, o1);
+    case 7: return gemv_block<7>(out, x, W, bias, IC, OC, o0, o1);
+    default: return gemv_block<8>(out, x, W, bias, IC, OC, o0, o1);
+  }
+}
+
+// Every output of `outs` for the n rows of x (n, IC), in one parallel region.
+void decode_matmuls(std::initializer_list<GemvOut> outs, const float* x, int n, int IC) {
+  std::vector<std::pair<int, int>> tasks;  // (output index, first feature)
+  int idx = 0;
+  for (const GemvOut& g : outs) {
+    for (int o = 0; o < g.OC; o += kGemvBlock) tasks.emplace_back(idx, o);
+    ++idx;
+  }
+  const GemvOut* list = outs.begin();
+  parallel_for(static_cast<int>(tasks.size()), [&](int t) {
+    const GemvOut& g = list[tasks[t].first];
+    const int o0 = tasks[t].second, o1 = std::min(g.OC, o0 + kGemvBlock);
+    for (int r0 = 0; r0 < n; r0 += kGemvRows)
+      gemv_rows(g.out + (size_t)r0 * g.OC, x + (size_t)r0 * IC, g.W, g.bias, std::min(kGemvRows, n - r0), IC, g.OC,
+                o0, o1);
   });
 }
 
-void gemv_rows(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
-  switch (n) {
-    case 1: return gemv_rows_n<1>(out, x, W, bias, IC, OC);
-    case 2: return gemv_rows_n<2>(out, x, W, bias, IC, OC);
-    case 3: return gemv_rows_n<3>(out, x, W, bias, IC, OC);
-    case 4: return gemv_rows_n<4>(out, x, W, bias, IC, OC);
-    case 5: return gemv_rows_n<5>(out, x, W, bias, IC, OC);
-    case 6: return gemv_rows_n<6>(out, x, W, bias, IC, OC);
-    case 7: return gemv_rows_n<7>(out, x, W, bias, IC, OC);
-    default: return gemv_rows_n<8>(out, x, W, bias, IC, OC);
-  }
-}
-
-// matmul_forward for a decode step: the row kernel for up to kMaxGemvRows rows, the GEMM beyond.
 void decode_matmul(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
-  for (int r0 = 0; r0 < n; r0 += kMaxGemvRows) {
-    const int m = std::min(kMaxGemvRows, n - r0);
-    gemv_rows(out + (size_t)r0 * OC, x + (size_t)r0 * IC, W, bias, m, IC, OC);
-  }
+  decode_matmuls({{out, W, bias, OC}}, x, n, IC);
 }
 
 std::string adapter_key(const std::string& dir) {
@@ -201,15 +221,12 @@ struct Generator::Impl {
     return lora;
   }
 
-  // y (n, OC) = x W^T + b + s (x A^T) B^T: PEFT's unmerged Linear.forward, the same GEMMs as llama.cpp's.
-  void linear(float* y, const float* x, const float* W, const float* bias, int n, int l, Proj p,
-              const LoraWeights* lora, float* u) const {
-    const int IC = proj_in_features(w.config, p), OC = proj_out_features(w.config, p);
-    decode_matmul(y, x, W, bias, n, IC, OC);
+  // y (n, OC) += s (x A^T) B^T: the LoRA branch of PEFT's unmerged Linear.forward, the GEMMs of llama.cpp's.
+  void lora_add(float* y, const float* x, int n, int l, Proj p, const LoraWeights* lora, float* u) const {
     if (!lora) return;
     const LoraModule& m = lora->at(l, p);
     if (!m.A) return;
-    const int R = lora->config.r;
+    const int IC = proj_in_features(w.config, p), OC = proj_out_features(w.config, p), R = lora->config.r;
     sgemm(false, true, n, R, IC, 1.0f, x, IC, m.A, IC, 0.0f, u, R);
     sgemm(false, true, n, OC, R, static_cast<float>(lora->config.scaling()), u, R, m.B, R, 1.0f, y, OC);
   }
@@ -226,9 +243,12 @@ struct Generator::Impl {
     for (int l = 0; l < c.num_hidden_layers; ++l) {
       const LayerWeights& lw = w.layers[l];
       rmsnorm_forward(buf.a, buf.rstd, buf.x, lw.input_layernorm, n, C, c.rms_norm_eps);
-      linear(buf.q, buf.a, lw.proj[0], lw.q_bias, n, l, Proj::q, lora, buf.u);
-      linear(buf.k, buf.a, lw.proj[1], lw.k_bias, n, l, Proj::k, lora, buf.u);
-      linear(buf.v, buf.a, lw.proj[2], lw.v_bias, n, l, Proj::v, lora, buf.u);
+      decode_matmuls({{buf.q, lw.proj[0], lw.q_bias, HD}, {buf.k, lw.proj[1], lw.k_bias, KVD},
+                      {buf.v, lw.proj[2], lw.v_bias, KVD}},
+                     buf.a, n, C);
+      lora_add(buf.q, buf.a, n, l, Proj::q, lora, buf.u);
+      lora_add(buf.k, buf.a, n, l, Proj::k, lora, buf.u);
+      lora_add(buf.v, buf.a, n, l, Proj::v, lora, buf.u);
       rope_forward(buf.q, rope_cos, rope_sin, pos, n, H, D);
       rope_forward(buf.k, rope_cos, rope_sin, pos, n, KV, D);
       for (int r = 0; r < n; ++r) {
@@ -262,13 +282,16 @@ struct Generator::Impl {
           for (int d = 0; d < D; ++d) o[d] += p * vv[d];
         }
       });
-      linear(buf.t, buf.att, lw.proj[3], lw.o_bias, n, l, Proj::o, lora, buf.u);
+      decode_matmul(buf.t, buf.att, lw.proj[3], lw.o_bias, n, HD, C);
+      lora_add(buf.t, buf.att, n, l, Proj::o, lora, buf.u);
       add_inplace(buf.x, buf.t, (int64_t)n * C);
       rmsnorm_forward(buf.a, buf.rstd, buf.x, lw.post_attention_layernorm, n, C, c.rms_norm_eps);
-      linear(buf.gate, buf.a, lw.proj[4], nullptr, n, l, Proj::gate, lora, buf.u);
-      linear(buf.up, buf.a, lw.proj[5], nullptr, n, l, Proj::up, lora, buf.u);
+      decode_matmuls({{buf.gate, lw.proj[4], nullptr, F}, {buf.up, lw.proj[5], nullptr, F}}, buf.a, n, C);
+      lora_add(buf.gate, buf.a, n, l, Proj::gate, lora, buf.u);
+      lora_add(buf.up, buf.a, n, l, Proj::up, lora, buf.u);
       swiglu_forward(buf.act, buf.gate, buf.up, (int64_t)n * F);
-      linear(buf.t, buf.act, lw.proj[6], nullptr, n, l, Proj::down, lora, buf.u);
+      decode_matmul(buf.t, buf.act, lw.proj[6], nullptr, n, F, C);
+      lora_add(buf.t, buf.act, n, l, Proj::down, lora, buf.u);
       add_inplace(buf.x, buf.t, (int64_t)n * C);
     }
     rmsnorm_forward(buf.a, buf.rstd, buf.x, w.norm, n, C, c.rms_norm_eps);

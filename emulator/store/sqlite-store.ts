@@ -33,6 +33,8 @@ class SqliteStore implements Store {
   readonly models: SqliteModelRepo;
   readonly idempotency: SqliteIdempotencyRepo;
   private readonly listeners = new Map<string, Set<(update: JobUpdate) => void>>();
+  /** Updates written inside a transaction still open, delivered when it commits. */
+  private pending: JobUpdate[] = [];
 
   constructor(
     readonly paths: DataPaths,
@@ -61,9 +63,20 @@ class SqliteStore implements Store {
     };
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  /**
+   * Runs `fn` in one transaction (nested calls join the outer one). Subscribers hear of its events and status
+   * changes only once the outermost transaction commits, and not at all if it rolls back.
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn).immediate();
+    const outermost = !this.db.inTransaction;
+    try {
+      const result = this.db.transaction(fn).immediate();
+      if (outermost) this.flush();
+      return result;
+    } catch (error) {
+      if (outermost) this.pending = [];
+      throw error;
+    }
   }
 
   close(): void {
@@ -72,6 +85,20 @@ class SqliteStore implements Store {
   }
 
   private notify(update: JobUpdate): void {
+    if (this.db.inTransaction) {
+      this.pending.push(update);
+      return;
+    }
+    this.deliver(update);
+  }
+
+  private flush(): void {
+    const updates = this.pending;
+    this.pending = [];
+    for (const update of updates) this.deliver(update);
+  }
+
+  private deliver(update: JobUpdate): void {
     const set = this.listeners.get(update.jobId);
     if (!set) return;
     for (const listener of [...set]) {

@@ -214,6 +214,31 @@ describe('jobs and events', () => {
     expect(store.events.list(A, job.id, { limit: 10 }).data).toHaveLength(2);
   });
 
+  it('tells subscribers of writes in store.transaction only after commit, and never after a rollback', async () => {
+    const file = await upload(A, 'x\n');
+    const job = createJob(A, file.id);
+    const heard: string[] = [];
+    store.subscribe(job.id, (u) =>
+      heard.push(u.kind === 'event' ? u.event.message : `status:${u.job.status}`),
+    );
+    expect(() =>
+      store.transaction(() => {
+        store.events.append(job.id, { message: 'rolled back' });
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    expect(heard).toEqual([]);
+    store.transaction(() => {
+      store.events.append(job.id, { message: 'kept' });
+      store.jobs.transition(job.id, { from: ['validating_files'], to: 'queued' });
+      expect(heard).toEqual([]);
+    });
+    expect(heard).toEqual(['kept', 'status:queued']);
+    expect(store.events.list(A, job.id, { limit: 10 }).data.map((e) => e.message)).not.toContain(
+      'rolled back',
+    );
+  });
+
   it('pages jobs newest first and filters by metadata', async () => {
     const file = await upload(A, 'x\n');
     const ids = [

@@ -153,6 +153,8 @@ function randomSeed(): bigint {
 /** A base model resident in memory, with its adapters. Call {@link Generator.close} when done. */
 export class Generator {
   private handle: object | undefined;
+  /** Settles when every generation started so far has finished: runs are started one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
 
   private constructor(
     handle: object,
@@ -200,11 +202,46 @@ export class Generator {
       topLogprobs: request.topLogprobs ?? 0,
     };
     if (request.adapterDir !== undefined) req.adapterDir = request.adapterDir;
-    const started = native.generatorGenerate(this.live(), req, onToken);
+    const handle = this.live();
+    // Runs start one after the other (the engine runs one at a time; queueing here keeps waiting runs off libuv's
+    // thread pool). A run cancelled while it waits settles at once, and never starts.
+    let control: object | undefined;
+    let cancelled = false;
+    const stopped: number[] = [];
+    let settleCancelled: (r: GenerateResult) => void = () => {};
+    const cancelledWhileWaiting = new Promise<GenerateResult>((resolve) => {
+      settleCancelled = resolve;
+    });
+    const cancelledResult = (): GenerateResult => ({
+      choices: Array.from({ length: req.n }, () => ({
+        tokens: [],
+        logprobs: [],
+        finishReason: 'cancelled' as const,
+        stopToken: -1,
+      })),
+      promptTokens: req.promptIds.length,
+      completionTokens: 0,
+    });
+    const start = (): Promise<GenerateResult> => {
+      if (cancelled) return Promise.resolve(cancelledResult());
+      const started = native.generatorGenerate(handle, req, onToken);
+      control = started.control;
+      for (const i of stopped) native.generatorStopChoice(control, i);
+      return engineErrors(started.result);
+    };
+    const run = this.queue.then(start);
+    this.queue = run.catch(() => undefined);
     return {
-      result: engineErrors(started.result),
-      cancel: () => native.generatorCancel(started.control),
-      stopChoice: (i: number) => native.generatorStopChoice(started.control, i),
+      result: Promise.race([run, cancelledWhileWaiting]),
+      cancel: () => {
+        cancelled = true;
+        if (control) native.generatorCancel(control);
+        else settleCancelled(cancelledResult());
+      },
+      stopChoice: (i: number) => {
+        if (control) native.generatorStopChoice(control, i);
+        else stopped.push(i);
+      },
     };
   }
 

@@ -355,6 +355,27 @@ describe('streaming, cancel, stop, event loop', () => {
     expect(seen).toEqual(r.choices[0]!.tokens);
   });
 
+  it('runs queue one at a time; one cancelled while it waits settles at once and never starts', async () => {
+    const g = await generatorFor(builtinModelDir());
+    const order: string[] = [];
+    const first = g.generate({ promptIds: [256, 117], maxTokens: 300, temperature: 0, ignoreEos: true });
+    const waiting = g.generate(
+      { promptIds: [256, 117], maxTokens: 300, temperature: 0, ignoreEos: true },
+      () => order.push('token of the cancelled run'),
+    );
+    const third = g.generate({ promptIds: [256, 117], maxTokens: 5, temperature: 0, ignoreEos: true });
+    waiting.cancel();
+    const w = await waiting.result;
+    order.push('cancelled run settled');
+    const [f, t] = await Promise.all([first.result, third.result]);
+    order.push('first run settled');
+    expect(order).toEqual(['cancelled run settled', 'first run settled']);
+    expect(w.choices[0]).toEqual({ tokens: [], logprobs: [], finishReason: 'cancelled', stopToken: -1 });
+    expect(w.completionTokens).toBe(0);
+    expect(f.choices[0]!.tokens).toHaveLength(300);
+    expect(t.choices[0]!.tokens).toEqual(f.choices[0]!.tokens.slice(0, 5));
+  });
+
   it('stopChoice ends one choice with stop while the others continue', async () => {
     const g = await generatorFor(modelDir('llama-tiny'));
     const run = g.generate(

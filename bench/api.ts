@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 
-const JOBS = 10_000;
+const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const UPLOAD_BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 1024 ** 3);
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 10);
 const KEY = 'bench-key';
@@ -53,19 +53,19 @@ async function runServer(): Promise<void> {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  let baseline = process.memoryUsage().rss;
+  let baseline = process.memoryUsage.rss();
   let peak = baseline;
   setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
+    peak = Math.max(peak, process.memoryUsage.rss());
   }, 20).unref();
   process.on('message', (message: { kind: string }) => {
     if (message.kind === 'reset-rss') {
       global.gc?.();
-      baseline = process.memoryUsage().rss;
+      baseline = process.memoryUsage.rss();
       peak = baseline;
       process.send!({ kind: 'rss', baseline, peak });
     } else if (message.kind === 'rss') {
-      process.send!({ kind: 'rss', baseline, peak: Math.max(peak, process.memoryUsage().rss) });
+      process.send!({ kind: 'rss', baseline, peak: Math.max(peak, process.memoryUsage.rss()) });
     } else if (message.kind === 'stop') {
       void app.close().then(() => {
         store.close();
@@ -162,9 +162,6 @@ async function main(): Promise<void> {
       child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     })) as Extract<ServerMessage, { kind: 'ready' }>;
     const base = `http://127.0.0.1:${ready.port}/v1`;
-    await cannon('GET /v1/fine_tuning/jobs/{id}', `${base}/fine_tuning/jobs/${ready.jobId}`);
-    await cannon('GET /v1/fine_tuning/jobs (page of 20 of 10,000)', `${base}/fine_tuning/jobs`);
-
     const path = join(workDir, 'sparse-1g.bin');
     writeFileSync(path, '');
     truncateSync(path, UPLOAD_BYTES);
@@ -177,6 +174,8 @@ async function main(): Promise<void> {
         `${seconds.toFixed(2)} s; server RSS ${(before.baseline / 1024 ** 2).toFixed(0)} MB → peak ` +
         `${(after.peak / 1024 ** 2).toFixed(0)} MB (growth ${((after.peak - before.baseline) / 1024 ** 2).toFixed(1)} MB)`,
     );
+    await cannon('GET /v1/fine_tuning/jobs/{id}', `${base}/fine_tuning/jobs/${ready.jobId}`);
+    await cannon('GET /v1/fine_tuning/jobs (page of 20 of 10,000)', `${base}/fine_tuning/jobs`);
   } finally {
     child.send({ kind: 'stop' });
     await new Promise((resolve) => child.once('exit', resolve));

@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { builtinModelDir } from '../../../native/index';
 import { spawnEmulator } from '../../e2e/helpers';
 
 const CLI = fileURLToPath(new URL('../../../emulator/cli.ts', import.meta.url));
@@ -41,10 +42,24 @@ describe('tunekit emulator', () => {
     }
   });
 
-  it('prints exactly one line, the base URL, picks a free port with --port 0, and stops on SIGTERM', async () => {
+  it('prints exactly one line, the base URL, honours its flags, and stops on SIGTERM', async () => {
     const keys = join(tempDir(), 'keys.txt');
     writeFileSync(keys, 'only-this-key\n');
-    const emulator = await spawnEmulator(['--data-dir', tempDir(), '--api-keys', keys, '--workers', '2']);
+    const modelsDir = tempDir();
+    const local = join(modelsDir, 'acme', 'tiny-local');
+    cpSync(builtinModelDir(), local, { recursive: true });
+    const emulator = await spawnEmulator([
+      '--data-dir',
+      tempDir(),
+      '--api-keys',
+      keys,
+      '--workers',
+      '2',
+      '--models-dir',
+      modelsDir,
+      '--max-upload-bytes',
+      '100',
+    ]);
     try {
       expect(emulator.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/v1$/);
       expect(emulator.url).not.toContain(':0/');
@@ -52,6 +67,17 @@ describe('tunekit emulator', () => {
         headers: { authorization: 'Bearer only-this-key' },
       });
       expect(allowed.status).toBe(200);
+      const ids = ((await allowed.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+      expect(ids).toContain('acme/tiny-local');
+      const form = new FormData();
+      form.append('purpose', 'user_data');
+      form.append('file', new Blob(['x'.repeat(101)]), 'big.txt');
+      const tooBig = await fetch(`${emulator.url}/files`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer only-this-key' },
+        body: form,
+      });
+      expect(tooBig.status).toBe(413);
       const refused = await fetch(`${emulator.url}/models`, { headers: { authorization: 'Bearer other' } });
       expect(refused.status).toBe(401);
       const health = await fetch(emulator.url.replace(/\/v1$/, '/health'));

@@ -33,7 +33,14 @@ struct LoraModule {
   int in = 0, out = 0;
 };
 
+// Move-only: the module pointers point into `data` (a move keeps the buffer, a copy would not).
 struct LoraWeights {
+  LoraWeights() = default;
+  LoraWeights(LoraWeights&&) = default;
+  LoraWeights& operator=(LoraWeights&&) = default;
+  LoraWeights(const LoraWeights&) = delete;
+  LoraWeights& operator=(const LoraWeights&) = delete;
+
   LoraConfig config;
   int n_layers = 0;
   std::vector<float> data;                 // every A and B, layer-major, then projection order

@@ -83,6 +83,10 @@ describe('official openai SDK', () => {
     const all: string[] = [];
     for await (const job of openai.fineTuning.jobs.list({ limit: 2 })) all.push(job.id);
     expect(all).toEqual([...created].reverse());
+    const untagged = await openai.fineTuning.jobs.create({ model: TEST_MODEL, training_file: file.id });
+    const withoutMetadata: string[] = [];
+    for await (const job of openai.fineTuning.jobs.list({ metadata: null })) withoutMetadata.push(job.id);
+    expect(withoutMetadata).toEqual([untagged.id]);
 
     const id = created[0]!;
     markValidated(server, id);

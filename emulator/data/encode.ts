@@ -23,7 +23,10 @@ export interface EncodedExample {
  * Templates that do not know tool calls (no `tool_calls` / `tools` in their text) get them spelled into the
  * content, in the Hermes style most open models use: `<tool_call>{"name":…,"arguments":…}</tool_call>`.
  */
-function spellToolsForTemplate(tokenizer: ModelTokenizer, example: Extract<Example, { kind: 'chat' }>) {
+export function spellToolsForTemplate(
+  tokenizer: ModelTokenizer,
+  example: Extract<Example, { kind: 'chat' }>,
+) {
   let messages = example.messages;
   if (messages.some((m) => m.tool_calls || m.function_call) && !tokenizer.templateMentions('tool_calls')) {
     messages = messages.map((m) => {

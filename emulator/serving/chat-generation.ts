@@ -6,6 +6,7 @@
 
 import type { GeneratedToken, Generator } from '../../native/generate';
 import { type ModelTokenizer, TokenizerLoadError } from '../data';
+import { spellToolsForTemplate } from '../data/encode';
 import { ChoiceText } from './choice-text';
 import type { ChatJob, ChatOutcome, ChoiceDelta, FinishReason, ServingError, TokenLogprob } from './protocol';
 import type { TokenBytes } from './token-bytes';
@@ -41,11 +42,19 @@ export interface ChatRun {
   cancel(): void;
 }
 
-/** The prompt's token ids; a 400 when the model cannot render chats. */
+/**
+ * The prompt's token ids, rendered as training renders a conversation (tool calls in the history spelled into the
+ * text for templates that do not know them); a 400 when the model cannot render chats.
+ */
 export function promptIds(model: LoadedModel, job: Pick<ChatJob, 'messages'>): number[] {
   let text: string;
   try {
-    text = model.tokenizer.render(job.messages, { addGenerationPrompt: true });
+    const { messages } = spellToolsForTemplate(model.tokenizer, {
+      kind: 'chat',
+      line: 0,
+      messages: job.messages,
+    });
+    text = model.tokenizer.render(messages, { addGenerationPrompt: true });
   } catch (error) {
     if (error instanceof TokenizerLoadError) throw invalid(error.message, 'model', 'model_not_supported');
     throw invalid(

@@ -15,6 +15,8 @@ const MAX_RESIDENT_MODELS = 2;
 
 const models = new Map<string, Promise<LoadedModel>>();
 const running = new Map<number, ChatRun>();
+/** Chat requests received whose generation has not started (the model is loading). */
+const waiting = new Set<number>();
 const cancelledEarly = new Set<number>();
 
 function send(message: ChildMessage): void {
@@ -60,8 +62,10 @@ function toServingError(error: unknown): ServingError {
 }
 
 async function chat(id: number, job: ChatJob): Promise<void> {
+  waiting.add(id);
   try {
     const model = await loadModel(job.modelDir);
+    waiting.delete(id);
     if (cancelledEarly.delete(id)) {
       send({ type: 'chat_done', id, outcome: { promptTokens: 0, completionTokens: 0 } });
       return;
@@ -74,6 +78,7 @@ async function chat(id: number, job: ChatJob): Promise<void> {
     send({ type: 'failed', id, error: toServingError(error) });
   } finally {
     running.delete(id);
+    waiting.delete(id);
     cancelledEarly.delete(id);
   }
 }
@@ -104,7 +109,7 @@ process.on('message', (message: ParentMessage) => {
     case 'cancel': {
       const run = running.get(message.id);
       if (run) run.cancel();
-      else cancelledEarly.add(message.id);
+      else if (waiting.has(message.id)) cancelledEarly.add(message.id);
       break;
     }
   }

@@ -15,6 +15,7 @@ import {
   ChatCompletionChunkSchema,
 } from '../../../emulator/contract/chat';
 import { ModelTokenizer } from '../../../emulator/data';
+import { spellToolsForTemplate } from '../../../emulator/data/encode';
 import { BUILTIN_MODEL } from '../../../emulator/worker/models';
 import { builtinModelDir } from '../../../native/index';
 import Tunekit, { APIError, BadRequestError, NotFoundError } from '../../../src/index';
@@ -242,6 +243,31 @@ describe('chat completions on the built-in model', () => {
     expect(result.choices[0]?.message.content).toBe(
       (await complete({ temperature: 0, max_tokens: 3 })).choices[0]?.message.content,
     );
+  });
+
+  it('renders tool calls in the history as training does, for a template that does not know them', async () => {
+    const history = [
+      { role: 'user' as const, content: 'Weather in Oslo?' },
+      {
+        role: 'assistant' as const,
+        content: null,
+        tool_calls: [
+          {
+            id: 'call_1',
+            type: 'function' as const,
+            function: { name: 'weather', arguments: '{"city":"Oslo"}' },
+          },
+        ],
+      },
+      { role: 'tool' as const, tool_call_id: 'call_1', content: 'Sunny' },
+    ];
+    const result = await complete({ messages: history, temperature: 0, max_tokens: 2 });
+    const tokenizer = ModelTokenizer.load(builtinModelDir());
+    const converted = history.map((m) => ({ ...m, content: m.content ?? null }));
+    const spelled = spellToolsForTemplate(tokenizer, { kind: 'chat', line: 1, messages: converted });
+    const expected = tokenizer.encode(tokenizer.render(spelled.messages, { addGenerationPrompt: true }));
+    expect(tokenizer.decode(expected)).toContain('<tool_call>');
+    expect(result.usage?.prompt_tokens).toBe(expected.length);
   });
 
   it('answers concurrent requests as it answers them one at a time', async () => {

@@ -75,7 +75,8 @@ describe('a crash mid-training', () => {
       file: await toFile(Buffer.from(qaDataset()), 'qa.jsonl'),
       purpose: 'fine-tune',
     });
-    const crashed = await client.fineTuning.jobs.create({ ...JOB, training_file: file.id });
+    const createOnce = { idempotencyKey: 'crash-test-create' };
+    const crashed = await client.fineTuning.jobs.create({ ...JOB, training_file: file.id }, createOnce);
     await followUntil(client, crashed.id, (m) => m.startsWith('Checkpoint created at step'));
     const trainers = childPids(emulator.child.pid!);
     expect(trainers.length).toBeGreaterThan(0);
@@ -83,6 +84,9 @@ describe('a crash mid-training', () => {
     await emulator.exited;
 
     ({ emulator, client } = await start(dataDir));
+    // A retry of the create call after the restart gets the same job back, not a second one.
+    const retried = await client.fineTuning.jobs.create({ ...JOB, training_file: file.id }, createOnce);
+    expect(retried.id).toBe(crashed.id);
     const finished = await client.fineTuning.jobs.wait(crashed.id);
     expect(finished.status).toBe('succeeded');
     const messages: string[] = [];

@@ -105,7 +105,7 @@ describe('a crash mid-training', () => {
     const cleanBytes = await finalAdapterBytes(client, clean.id, 'clean');
     expect(resumedBytes.length).toBeGreaterThan(0);
     expect(resumedBytes.equals(cleanBytes)).toBe(true);
-  });
+  }, 240_000);
 
   it('stops training at a checkpoint on SIGTERM, exits 0, and finishes the job at the next start', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tunekit-sigterm-'));
@@ -136,5 +136,5 @@ describe('a crash mid-training', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 240_000);
 });

@@ -101,5 +101,5 @@ describe('fine-tuning end to end', () => {
     const tuned = await evaluate({ modelDir: builtinModelDir(), adapterDir, tokensPath });
     expect(tuned.loss).toBeLessThan(base.loss);
     expect(tuned.loss).toBeLessThan(losses[0]!);
-  });
+  }, 240_000);
 });

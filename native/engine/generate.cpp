@@ -162,15 +162,15 @@ struct KVCache {
 // Activations of one decode step for up to n rows (one new token per sequence).
 struct DecodeBuffers {
   std::vector<float> data;
-  float *x, *a, *q, *k, *v, *att, *t, *gate, *up, *act, *u, *rstd, *logits;
+  float *x, *a, *q, *k, *v, *att, *t, *gate, *up, *act, *u, *lo, *rstd, *logits;
   void init(const LlamaConfig& c, int n, int R) {
     const size_t C = c.hidden_size, HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
     const size_t sizes[] = {n * C, n * C, n * HD, n * KVD, n * KVD, n * HD, n * C, n * F, n * F, n * F,
-                            n * (size_t)std::max(R, 1), (size_t)n, n * V};
+                            n * (size_t)std::max(R, 1), n * std::max({C, HD, F}), (size_t)n, n * V};
     size_t total = 0;
     for (size_t s : sizes) total += s;
     data.assign(total, 0.0f);
-    float** ptrs[] = {&x, &a, &q, &k, &v, &att, &t, &gate, &up, &act, &u, &rstd, &logits};
+    float** ptrs[] = {&x, &a, &q, &k, &v, &att, &t, &gate, &up, &act, &u, &lo, &rstd, &logits};
     float* p = data.data();
     for (size_t i = 0; i < std::size(sizes); ++i) {
       *ptrs[i] = p;
@@ -221,14 +221,17 @@ struct Generator::Impl {
     return lora;
   }
 
-  // y (n, OC) += s (x A^T) B^T: the LoRA branch of PEFT's unmerged Linear.forward, the GEMMs of llama.cpp's.
-  void lora_add(float* y, const float* x, int n, int l, Proj p, const LoraWeights* lora, float* u) const {
+  // y (n, OC) += s (x A^T) B^T: the LoRA branch of PEFT's unmerged Linear.forward. The row kernel (not the GEMM)
+  // keeps every row's result independent of how many rows are decoded together.
+  void lora_add(float* y, const float* x, int n, int l, Proj p, const LoraWeights* lora, DecodeBuffers& buf) const {
     if (!lora) return;
     const LoraModule& m = lora->at(l, p);
     if (!m.A) return;
     const int IC = proj_in_features(w.config, p), OC = proj_out_features(w.config, p), R = lora->config.r;
-    sgemm(false, true, n, R, IC, 1.0f, x, IC, m.A, IC, 0.0f, u, R);
-    sgemm(false, true, n, OC, R, static_cast<float>(lora->config.scaling()), u, R, m.B, R, 1.0f, y, OC);
+    const float s = static_cast<float>(lora->config.scaling());
+    decode_matmul(buf.u, x, m.A, nullptr, n, IC, R);
+    decode_matmul(buf.lo, buf.u, m.B, nullptr, n, R, OC);
+    for (size_t i = 0; i < (size_t)n * OC; ++i) y[i] += s * buf.lo[i];
   }
 
   // One decode step: rows r = 0..n-1 feed token tok[r] at position pos[r] of sequence slot[r]; keys/values are
@@ -246,9 +249,9 @@ struct Generator::Impl {
       decode_matmuls({{buf.q, lw.proj[0], lw.q_bias, HD}, {buf.k, lw.proj[1], lw.k_bias, KVD},
                       {buf.v, lw.proj[2], lw.v_bias, KVD}},
                      buf.a, n, C);
-      lora_add(buf.q, buf.a, n, l, Proj::q, lora, buf.u);
-      lora_add(buf.k, buf.a, n, l, Proj::k, lora, buf.u);
-      lora_add(buf.v, buf.a, n, l, Proj::v, lora, buf.u);
+      lora_add(buf.q, buf.a, n, l, Proj::q, lora, buf);
+      lora_add(buf.k, buf.a, n, l, Proj::k, lora, buf);
+      lora_add(buf.v, buf.a, n, l, Proj::v, lora, buf);
       rope_forward(buf.q, rope_cos, rope_sin, pos, n, H, D);
       rope_forward(buf.k, rope_cos, rope_sin, pos, n, KV, D);
       for (int r = 0; r < n; ++r) {
@@ -283,15 +286,15 @@ struct Generator::Impl {
         }
       });
       decode_matmul(buf.t, buf.att, lw.proj[3], lw.o_bias, n, HD, C);
-      lora_add(buf.t, buf.att, n, l, Proj::o, lora, buf.u);
+      lora_add(buf.t, buf.att, n, l, Proj::o, lora, buf);
       add_inplace(buf.x, buf.t, (int64_t)n * C);
       rmsnorm_forward(buf.a, buf.rstd, buf.x, lw.post_attention_layernorm, n, C, c.rms_norm_eps);
       decode_matmuls({{buf.gate, lw.proj[4], nullptr, F}, {buf.up, lw.proj[5], nullptr, F}}, buf.a, n, C);
-      lora_add(buf.gate, buf.a, n, l, Proj::gate, lora, buf.u);
-      lora_add(buf.up, buf.a, n, l, Proj::up, lora, buf.u);
+      lora_add(buf.gate, buf.a, n, l, Proj::gate, lora, buf);
+      lora_add(buf.up, buf.a, n, l, Proj::up, lora, buf);
       swiglu_forward(buf.act, buf.gate, buf.up, (int64_t)n * F);
       decode_matmul(buf.t, buf.act, lw.proj[6], nullptr, n, F, C);
-      lora_add(buf.t, buf.act, n, l, Proj::down, lora, buf.u);
+      lora_add(buf.t, buf.act, n, l, Proj::down, lora, buf);
       add_inplace(buf.x, buf.t, (int64_t)n * C);
     }
     rmsnorm_forward(buf.a, buf.rstd, buf.x, w.norm, n, C, c.rms_norm_eps);
@@ -343,7 +346,7 @@ namespace {
 double logsumexp(const float* z, int V) {
   float mx = *std::max_element(z, z + V);
   double s = 0;
-  for (int i = 0; i < V; ++i) s += std::exp(static_cast<double>(z[i]) - mx);
+  for (int i = 0; i < V; ++i) s += std::exp(z[i] - mx);
   return mx + std::log(s);
 }
 
@@ -512,10 +515,30 @@ GenerateResult Generator::generate(const GenerateRequest& req,
   std::vector<int> active(n);
   std::iota(active.begin(), active.end(), 0);
   std::vector<int32_t> tok(n), pos(n), slot(n);
-  std::vector<double> scratch;
-  std::vector<int> order;
+  // The pick of each row (token, log-softmax normalizer, alternatives) depends only on its logits and its RNG
+  // stream, so the rows are picked in parallel; finishing, counting and reporting then run in choice order.
+  struct Pick {
+    int32_t token = 0;
+    double lse = 0;
+    std::vector<TokenLogprob> top;
+  };
+  std::vector<Pick> picks(n);
   for (int step = 0; !active.empty(); ++step) {
     // buf.logits row i belongs to choice active[i]
+    parallel_for(static_cast<int>(active.size()), [&](int i) {
+      thread_local std::vector<double> scratch;
+      thread_local std::vector<int> order;
+      const float* z = buf.logits + (size_t)i * V;
+      Pick& p = picks[i];
+      if (req.temperature == 0) {
+        p.token = argmax_first(z, V);
+      } else {
+        const double u = static_cast<double>(rng_u64(req.seed, active[i], step) >> 11) * 0x1.0p-53;
+        p.token = sample(z, V, req.temperature, req.top_k, req.top_p, u, scratch, order);
+      }
+      p.lse = logsumexp(z, V);
+      if (req.top_logprobs > 0) p.top = top_logprobs(z, V, p.lse, req.top_logprobs, order);
+    });
     std::vector<int> next;
     for (size_t i = 0; i < active.size(); ++i) {
       const int ch = active[i];
@@ -529,25 +552,18 @@ GenerateResult Generator::generate(const GenerateRequest& req,
         continue;
       }
       const float* z = buf.logits + i * V;
-      int32_t t;
-      if (req.temperature == 0) {
-        t = argmax_first(z, V);
-      } else {
-        const double u = static_cast<double>(rng_u64(req.seed, ch, step) >> 11) * 0x1.0p-53;
-        t = sample(z, V, req.temperature, req.top_k, req.top_p, u, scratch, order);
-      }
+      const int32_t t = picks[i].token;
       ++res.completion_tokens;
       if (std::find(stops.begin(), stops.end(), t) != stops.end()) {
         out.finish_reason = FinishReason::stop;
         out.stop_token = t;
         continue;
       }
-      const double lse = logsumexp(z, V);
       GeneratedToken g;
       g.choice = ch;
       g.token = t;
-      g.logprob = static_cast<float>(z[t] - lse);
-      if (req.top_logprobs > 0) g.top = top_logprobs(z, V, lse, req.top_logprobs, order);
+      g.logprob = static_cast<float>(z[t] - picks[i].lse);
+      g.top = std::move(picks[i].top);
       out.tokens.push_back(t);
       out.logprobs.push_back(g.logprob);
       if (on_token) on_token(g);

@@ -4,6 +4,7 @@
  * recovery. Raw HTTP responses are checked against openapi.yaml; streamed chunks against the contract's schema.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -312,6 +313,25 @@ describe('cancellation and crashes', () => {
     const reader = response.body!.getReader();
     await reader.read();
     controller.abort();
+    await expect.poll(() => server.inference.results.length, { timeout: 60_000 }).toBe(before + 1);
+    const result = server.inference.results.at(-1)!;
+    expect(result.cancelled).toBe(true);
+    expect(result.completionTokens).toBeLessThan(900);
+  });
+
+  it('stops generating when the client of a non-streamed request goes away', async () => {
+    const before = server.inference.results.length;
+    const started = server.inference.started;
+    const url = new URL(`${server.baseURL}/chat/completions`);
+    const body = JSON.stringify({ model: BUILTIN_MODEL, messages, temperature: 0, max_tokens: 900 });
+    const request = httpRequest(url, {
+      method: 'POST',
+      headers: { authorization: 'Bearer chat-key', 'content-type': 'application/json' },
+    });
+    request.on('error', () => undefined);
+    request.end(body);
+    await expect.poll(() => server.inference.started, { timeout: 30_000 }).toBe(started + 1);
+    request.destroy();
     await expect.poll(() => server.inference.results.length, { timeout: 60_000 }).toBe(before + 1);
     const result = server.inference.results.at(-1)!;
     expect(result.cancelled).toBe(true);

@@ -14,12 +14,15 @@ import { builtinModelDir } from '../../../native/index';
 /** An inference client that keeps every chat result, so tests can see cancellations. */
 export class RecordingInference extends InferenceClient {
   readonly results: ChatResult[] = [];
+  /** Chat requests received. */
+  started = 0;
 
   override async chat(
     job: ChatJob,
     onDeltas: (deltas: ChoiceDelta[]) => void,
     signal?: AbortSignal,
   ): Promise<ChatResult> {
+    this.started += 1;
     const result = await super.chat(job, onDeltas, signal);
     this.results.push(result);
     return result;

@@ -86,16 +86,13 @@ export interface FileRepo {
 
 /**
  * What the scheduler keeps about a job beside its wire object. Opaque to routes; stored as JSON.
- * `resolved` is set when training starts; `attempts` counts trainer starts (restarts after a crash or kill).
+ * `resolved` is set by validation and completed when training starts; `attempts` counts trainer starts.
  */
 export interface JobRuntime {
   attempts: number;
-  /** Pause or cancel asked for while running; the worker acts on it at the next step. */
-  stopRequested?: 'pause' | 'cancel' | undefined;
   /** Resolved settings the trainer ran with (see emulator/worker). */
   resolved?: Record<string, unknown> | undefined;
   startedAt?: number | undefined;
-  totalSteps?: number | undefined;
   lastStep?: number | undefined;
 }
 

@@ -313,7 +313,6 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
       attempts: record.runtime.attempts + 1,
       resolved: resolved as unknown as Record<string, unknown>,
       startedAt: record.runtime.startedAt ?? nowSeconds(),
-      stopRequested: undefined,
     },
     events: firstStart ? [{ message: TEXT.started, data: null }] : [],
   });
@@ -358,7 +357,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     const secondsPerStep = p.elapsedS / Math.max(1, p.step);
     store.jobs.update(jobId, {
       patch: { estimated_finish: nowSeconds() + Math.ceil(secondsPerStep * (p.totalSteps - p.step)) },
-      runtime: { lastStep: Math.max(lastStep, p.step), totalSteps: p.totalSteps },
+      runtime: { lastStep: Math.max(lastStep, p.step) },
       events,
     });
     lastStep = Math.max(lastStep, p.step);

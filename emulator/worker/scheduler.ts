@@ -125,7 +125,6 @@ export class Scheduler {
       from: ['validating_files', 'queued', 'running', 'paused'],
       to: 'cancelled',
       patch: { estimated_finish: null },
-      runtime: { stopRequested: 'cancel' },
       events: [{ message: TEXT.cancelled }],
     });
     this.active.get(jobId)?.stop();
@@ -147,7 +146,6 @@ export class Scheduler {
       from: ['queued', 'running'],
       to: 'paused',
       patch: { estimated_finish: null },
-      runtime: { stopRequested: 'pause' },
       events: [{ message: TEXT.paused }],
     });
     this.active.get(jobId)?.stop();
@@ -167,7 +165,6 @@ export class Scheduler {
     const changed = this.store.jobs.transition(jobId, {
       from: ['paused'],
       to: 'queued',
-      runtime: { stopRequested: undefined },
       events: [{ message: TEXT.resumed }],
     });
     this.pump();

@@ -3,7 +3,6 @@
  * demand and applied unmerged) and answers the server's chat and merge requests over IPC. The native addon is
  * loaded here, never in the server. The process ends itself when the server goes away.
  */
-
 import { EngineError } from '../../native/index';
 import { ModelTokenizer } from '../data';
 import { type ChatRun, type LoadedModel, ServingRequestError, startChat } from './chat-generation';
@@ -36,9 +35,10 @@ function loadModel(modelDir: string): Promise<LoadedModel> {
     return loaded;
   }
   loaded = (async () => {
+    const tokenizer = ModelTokenizer.load(modelDir);
+    const tokenBytes = TokenBytes.load(modelDir);
     const { Generator } = await engine();
-    const generator = await Generator.open({ modelDir });
-    return { generator, tokenizer: ModelTokenizer.load(modelDir), tokenBytes: TokenBytes.load(modelDir) };
+    return { generator: await Generator.open({ modelDir }), tokenizer, tokenBytes };
   })();
   models.set(modelDir, loaded);
   loaded.catch(() => models.delete(modelDir));

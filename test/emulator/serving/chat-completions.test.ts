@@ -39,6 +39,10 @@ beforeAll(async () => {
   const config = JSON.parse(readFileSync(join(plain, 'tokenizer_config.json'), 'utf8'));
   delete config.chat_template;
   writeFileSync(join(plain, 'tokenizer_config.json'), JSON.stringify(config));
+  // And one whose weights are corrupt.
+  const broken = join(modelsDir, 'broken-weights');
+  cpSync(builtinModelDir(), broken, { recursive: true });
+  writeFileSync(join(broken, 'model.safetensors'), Buffer.from('not a safetensors file'));
   server = await startChatServer({ modelsDir });
 });
 afterAll(async () => {
@@ -285,6 +289,15 @@ describe('chat completions on the built-in model', () => {
     expect(await response.json()).toMatchObject({
       error: { param: 'model', code: 'model_not_supported', type: 'invalid_request_error' },
     });
+  });
+
+  it('answers a 500 naming the file when a model cannot be loaded, and keeps serving the others', async () => {
+    const response = await post({ model: 'broken-weights', messages, max_tokens: 4 });
+    expect(response.status).toBe(500);
+    const body = (await response.json()) as { error: { type: string; code: string; message: string } };
+    expect(body.error).toMatchObject({ type: 'server_error', code: 'engine_error' });
+    expect(body.error.message).toContain('model.safetensors');
+    expect((await complete({ temperature: 0, max_tokens: 2 })).choices[0]?.message.content).toHaveLength(2);
   });
 
   it('answers 404 model_not_found for unknown models and fine-tuned models of other keys', async () => {

@@ -58,5 +58,5 @@ describe('chat with a fully fine-tuned model', () => {
     expect(tuned.system_fingerprint).not.toBe(base.system_fingerprint);
     const stranger = new Tunekit({ apiKey: 'full-ft-other', baseURL: emulator.url, maxRetries: 0 });
     await expect(stranger.chat.completions.create({ model, ...ask })).rejects.toBeInstanceOf(NotFoundError);
-  });
+  }, 240_000);
 });

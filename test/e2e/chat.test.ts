@@ -61,5 +61,5 @@ describe('chat completions from the CLI', () => {
     emulator.child.kill('SIGTERM');
     expect(await emulator.exited, emulator.output()).toEqual({ code: 0, signal: null });
     await expect.poll(() => isAlive(restarted!)).toBe(false);
-  });
+  }, 240_000);
 });

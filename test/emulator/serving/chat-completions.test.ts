@@ -330,7 +330,7 @@ describe('cancellation and crashes', () => {
     const result = server.inference.results.at(-1)!;
     expect(result.cancelled).toBe(true);
     expect(result.completionTokens).toBeLessThan(900);
-  });
+  }, 120_000);
 
   it('stops generating when the client of a non-streamed request goes away', async () => {
     const before = server.inference.results.length;
@@ -349,7 +349,7 @@ describe('cancellation and crashes', () => {
     const result = server.inference.results.at(-1)!;
     expect(result.cancelled).toBe(true);
     expect(result.completionTokens).toBeLessThan(900);
-  });
+  }, 120_000);
 
   it('answers a 500 server_error when the inference process dies, and serves the next request', async () => {
     const tunekit = new Tunekit({ apiKey: 'chat-key', baseURL: server.baseURL, maxRetries: 0 });
@@ -387,7 +387,7 @@ describe('cancellation and crashes', () => {
 
     const after = await complete({ temperature: 0, max_tokens: 4 });
     expect(after.choices[0]?.message.content).toHaveLength(4);
-  });
+  }, 120_000);
 });
 
 describe('the SDKs', () => {

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { readApiKeysFile } from './http/auth';
 import { startEmulator } from './main';
+import { DEFAULT_HOSTED_MODELS, loadHostedModelTable } from './worker/models';
 
 const USAGE = `Usage: tunekit emulator [options]
 
@@ -15,6 +16,7 @@ Options:
   --data-dir DIR          data folder: SQLite database, files, jobs, adapters (default ./.tunekit)
   --models-dir DIR        folder of Hugging Face model folders to offer as base models
   --api-keys FILE         accept only the keys listed in FILE (one per line); default: any non-empty key
+  --model-map FILE        JSON {"hosted name": "local model id"} added to (and overriding) the hosted-name table
   --max-upload-bytes N    largest accepted upload in bytes (default 8589934592)
   --workers N             jobs trained at the same time (default 1)
   -h, --help              show this help`;
@@ -28,6 +30,7 @@ interface EmulatorFlags {
   dataDir: string;
   modelsDir: string | undefined;
   apiKeysFile: string | undefined;
+  modelMapFile: string | undefined;
   maxUploadBytes: number | undefined;
   workers: number;
 }
@@ -54,6 +57,7 @@ function parseEmulatorFlags(args: string[]): EmulatorFlags | 'help' {
     dataDir: values['data-dir'] ?? './.tunekit',
     modelsDir: values['models-dir'],
     apiKeysFile: values['api-keys'],
+    modelMapFile: values['model-map'],
     maxUploadBytes: integerFlag('max-upload-bytes', values['max-upload-bytes'], 1, Number.MAX_SAFE_INTEGER),
     workers: integerFlag('workers', values.workers, 1, 64) ?? 1,
   };
@@ -70,6 +74,7 @@ function parse(args: string[]) {
       'data-dir': { type: 'string' },
       'models-dir': { type: 'string' },
       'api-keys': { type: 'string' },
+      'model-map': { type: 'string' },
       'max-upload-bytes': { type: 'string' },
       workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -84,12 +89,16 @@ async function runEmulator(args: string[]): Promise<void> {
     return;
   }
   const apiKeys = flags.apiKeysFile ? readApiKeysFile(flags.apiKeysFile) : null;
+  const hostedModels = flags.modelMapFile
+    ? { ...DEFAULT_HOSTED_MODELS, ...loadHostedModelTable(flags.modelMapFile) }
+    : undefined;
   const emulator = await startEmulator({
     port: flags.port,
     host: flags.host,
     dataDir: flags.dataDir,
     modelsDir: flags.modelsDir,
     apiKeys,
+    hostedModels,
     maxUploadBytes: flags.maxUploadBytes,
     workers: flags.workers,
   });

@@ -48,7 +48,11 @@ describe('tunekit emulator', () => {
     const modelsDir = tempDir();
     const local = join(modelsDir, 'acme', 'tiny-local');
     cpSync(builtinModelDir(), local, { recursive: true });
+    const modelMap = join(tempDir(), 'model-map.json');
+    writeFileSync(modelMap, JSON.stringify({ 'acme/hosted-70b': 'acme/tiny-local' }));
     const emulator = await spawnEmulator([
+      '--model-map',
+      modelMap,
       '--data-dir',
       tempDir(),
       '--api-keys',
@@ -69,6 +73,8 @@ describe('tunekit emulator', () => {
       expect(allowed.status).toBe(200);
       const ids = ((await allowed.json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
       expect(ids).toContain('acme/tiny-local');
+      expect(ids).toContain('acme/hosted-70b');
+      expect(ids).toContain('gpt-4o-mini-2024-07-18');
       const form = new FormData();
       form.append('purpose', 'user_data');
       form.append('file', new Blob(['x'.repeat(101)]), 'big.txt');
@@ -87,6 +93,15 @@ describe('tunekit emulator', () => {
     }
     expect(await emulator.exited).toEqual({ code: 0, signal: null });
     expect(emulator.output()).toBe('');
+  });
+
+  it('fails with exit code 1 and a message when the model map is not a JSON object', () => {
+    const modelMap = join(tempDir(), 'model-map.json');
+    writeFileSync(modelMap, '["gpt-4o-mini"]');
+    const result = runCli(['emulator', '--model-map', modelMap, '--data-dir', tempDir()]);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('expected a JSON object mapping hosted model names to local model ids');
+    expect(result.stdout).toBe('');
   });
 
   it('fails with exit code 1 and a message when the port is taken', async () => {

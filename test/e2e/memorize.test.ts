@@ -144,10 +144,18 @@ describe('memorizing 20 answers', () => {
     const checkpoints = await openai.fineTuning.jobs.checkpoints.list(job.id);
     const intermediate = checkpoints.data.find((c) => c.fine_tuned_model_checkpoint !== tuned);
     expect(intermediate?.fine_tuned_model_checkpoint).toMatch(/:ckpt-step-\d+$/);
-    const fromCheckpoint = await viaOpenAI(intermediate!.fine_tuned_model_checkpoint, QA[0]![0]);
-    expect(typeof fromCheckpoint).toBe('string');
+    const checkpointModel = intermediate!.fine_tuned_model_checkpoint;
+    const fromCheckpoint = await answersOf(checkpointModel, viaOpenAI);
+    // Adapters resident side by side and chosen per request: interleaved concurrent requests to the final model,
+    // the checkpoint and the base model answer as the sequential ones did.
+    const models = [tuned, checkpointModel, BUILTIN_MODEL];
+    const sequential = [tunedOpenAI, fromCheckpoint, baseOpenAI];
+    const interleaved = await Promise.all(
+      QA.slice(0, 9).map(([question], i) => viaOpenAI(models[i % 3]!, question)),
+    );
+    expect(interleaved).toEqual(QA.slice(0, 9).map((_, i) => sequential[i % 3]![i]));
     const stranger = new OpenAI({ apiKey: 'memorize-other-key', baseURL: emulator.url, maxRetries: 0 });
-    for (const model of [tuned, intermediate!.fine_tuned_model_checkpoint]) {
+    for (const model of [tuned, checkpointModel]) {
       await expect(
         stranger.chat.completions.create({ model, messages: [{ role: 'user', content: 'hi' }] }),
       ).rejects.toBeInstanceOf(OpenAI.NotFoundError);

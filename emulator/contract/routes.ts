@@ -108,19 +108,27 @@ function json<S extends z.ZodType>(schema: S, description: string) {
 }
 
 const ERROR_DESCRIPTIONS = {
-  400: 'Invalid request: a parameter is missing, malformed or out of range (`param` names it).',
+  400: 'Invalid request: a malformed body or header, or a parameter missing, malformed or out of range (`param` names it).',
   401: 'Missing or empty `Authorization: Bearer` header.',
   403: 'The operation is not permitted on this object.',
   404: 'No such object.',
+  413: "The upload is larger than the server accepts (the emulator's `--max-upload-bytes`).",
+  415: 'The body is not in a media type this route reads (JSON, or multipart/form-data for uploads).',
+  500: 'The server failed while processing the request (e.g. its inference process died); retrying may succeed.',
 } as const;
 
-/** Error responses, all with the `ErrorBody` shape. */
+/** Errors any request can meet before its route runs: a malformed body or header, too large a body, a body in a
+ * media type the route does not read. */
+const REQUEST_ERRORS = [400, 413, 415] as const;
+
+/** Error responses, all with the `ErrorBody` shape: the route's own codes plus {@link REQUEST_ERRORS}. */
 function errors<const C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[]) {
   const out = {} as Record<
-    C,
+    C | (typeof REQUEST_ERRORS)[number],
     { description: string; content: readonly [{ kind: 'json'; schema: typeof ErrorBodySchema }] }
   >;
-  for (const code of codes) out[code] = json(ErrorBodySchema, ERROR_DESCRIPTIONS[code]);
+  for (const code of [...REQUEST_ERRORS, ...codes])
+    out[code] = json(ErrorBodySchema, ERROR_DESCRIPTIONS[code]);
   return out;
 }
 
@@ -144,7 +152,7 @@ export const routes = [
     auth: true,
     headers: IdempotencyHeadersSchema,
     body: { kind: 'multipart', schema: FileCreateParamsSchema, fileFields: ['file'] },
-    responses: { 200: json(FileObjectSchema, 'The uploaded file.'), ...errors(400, 401) },
+    responses: { 200: json(FileObjectSchema, 'The uploaded file.'), ...errors(400, 401, 413, 415) },
     sdkMethod: 'files.create',
   }),
   defineRoute({
@@ -208,7 +216,7 @@ export const routes = [
     auth: true,
     headers: IdempotencyHeadersSchema,
     body: { kind: 'json', schema: JobCreateParamsSchema, required: true },
-    responses: { 200: json(FineTuningJobSchema, 'The new job.'), ...errors(400, 401) },
+    responses: { 200: json(FineTuningJobSchema, 'The new job.'), ...errors(400, 401, 415) },
     sdkMethod: 'fineTuning.jobs.create',
   }),
   defineRoute({
@@ -374,7 +382,7 @@ export const routes = [
           { kind: 'event-stream', schema: ChatCompletionChunkSchema },
         ],
       },
-      ...errors(400, 401, 404),
+      ...errors(400, 401, 404, 415, 500),
     },
     sdkMethod: 'chat.completions.create',
   }),
@@ -439,7 +447,7 @@ export const routes = [
     summary: 'Check that the server is up',
     tag: 'Health',
     auth: false,
-    responses: { 200: json(HealthResponseSchema, 'The server is up.') },
+    responses: { 200: json(HealthResponseSchema, 'The server is up.'), ...errors() },
     sdkMethod: null,
   }),
 ] as const;

@@ -136,6 +136,22 @@ void decode_matmuls(std::initializer_list<GemvOut> outs, const float* x, int n, 
   });
 }
 
+// a . b over D floats (8 lanes, then a fixed-order horizontal sum, then the tail).
+inline float dot(const float* a, const float* b, int D) {
+  int d = 0;
+  float sum = 0.0f;
+#if defined(TUNEKIT_HAVE_AVX2)
+  __m256 v = _mm256_setzero_ps();
+  for (; d + 8 <= D; d += 8) v = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), v);
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  sum = _mm_cvtss_f32(h);
+#endif
+  for (; d < D; ++d) sum += a[d] * b[d];
+  return sum;
+}
+
 void decode_matmul(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
   decode_matmuls({{out, W, bias, OC}}, x, n, IC);
 }
@@ -146,16 +162,25 @@ std::string adapter_key(const std::string& dir) {
   return ec ? dir : p.string();
 }
 
-// The KV cache of n sequences: per layer, keys and values after RoPE, (n, S, KV*D) with S positions per sequence.
+// The KV cache of n sequences: per layer, sequence and kv head, the keys and values after RoPE of every position,
+// (L, n, KV, S, D), so the keys one query head reads are contiguous.
 struct KVCache {
-  int n = 0, S = 0, L = 0, KVD = 0;
+  int n = 0, S = 0, L = 0, KV = 0, D = 0;
   std::vector<float> k, v;
-  float* key(int l, int seq, int pos) { return k.data() + (((size_t)l * n + seq) * S + pos) * KVD; }
-  float* val(int l, int seq, int pos) { return v.data() + (((size_t)l * n + seq) * S + pos) * KVD; }
-  void init(int n_, int S_, int L_, int KVD_) {
-    n = n_, S = S_, L = L_, KVD = KVD_;
-    k.assign((size_t)L * n * S * KVD, 0.0f);
-    v.assign((size_t)L * n * S * KVD, 0.0f);
+  size_t at(int l, int seq, int kvh, int pos) const { return ((((size_t)l * n + seq) * KV + kvh) * S + pos) * D; }
+  float* key(int l, int seq, int kvh, int pos) { return k.data() + at(l, seq, kvh, pos); }
+  float* val(int l, int seq, int kvh, int pos) { return v.data() + at(l, seq, kvh, pos); }
+  void init(int n_, int S_, int L_, int KV_, int D_) {
+    n = n_, S = S_, L = L_, KV = KV_, D = D_;
+    k.assign((size_t)L * n * KV * S * D, 0.0f);
+    v.assign(k.size(), 0.0f);
+  }
+  // Stores (KV, D) rows k and v of one position.
+  void put(int l, int seq, int pos, const float* krow, const float* vrow) {
+    for (int h = 0; h < KV; ++h) {
+      std::memcpy(key(l, seq, h, pos), krow + (size_t)h * D, sizeof(float) * D);
+      std::memcpy(val(l, seq, h, pos), vrow + (size_t)h * D, sizeof(float) * D);
+    }
   }
 };
 
@@ -255,8 +280,7 @@ struct Generator::Impl {
       rope_forward(buf.q, rope_cos, rope_sin, pos, n, H, D);
       rope_forward(buf.k, rope_cos, rope_sin, pos, n, KV, D);
       for (int r = 0; r < n; ++r) {
-        std::memcpy(cache.key(l, slot[r], pos[r]), buf.k + (size_t)r * KVD, sizeof(float) * KVD);
-        std::memcpy(cache.val(l, slot[r], pos[r]), buf.v + (size_t)r * KVD, sizeof(float) * KVD);
+        cache.put(l, slot[r], pos[r], buf.k + (size_t)r * KVD, buf.v + (size_t)r * KVD);
       }
       // One query per (row, head) over the cached keys 0..pos (and within the sliding window): softmax in fp32
       // with the max subtracted, as torch.softmax.
@@ -264,14 +288,14 @@ struct Generator::Impl {
         const int r = i / H, h = i % H, kvh = h / rep, t = pos[r];
         const int j0 = window > 0 ? std::max(0, t - window + 1) : 0;
         const float* qv = buf.q + (size_t)r * HD + (size_t)h * D;
+        const float* keys = cache.key(l, slot[r], kvh, 0);
+        const float* vals = cache.val(l, slot[r], kvh, 0);
         thread_local std::vector<float> s;
         s.resize(t - j0 + 1);
         float mx = -std::numeric_limits<float>::infinity();
         for (int j = j0; j <= t; ++j) {
-          const float* kv = cache.key(l, slot[r], j) + (size_t)kvh * D;
-          float dot = 0;
-          for (int d = 0; d < D; ++d) dot += qv[d] * kv[d];
-          s[j - j0] = dot * scale;
+          const float* kv = keys + (size_t)j * D;
+          s[j - j0] = dot(qv, kv, D) * scale;
           mx = std::max(mx, s[j - j0]);
         }
         float sum = 0;
@@ -281,7 +305,7 @@ struct Generator::Impl {
         const float inv = 1.0f / sum;
         for (int j = j0; j <= t; ++j) {
           const float p = s[j - j0] * inv;
-          const float* vv = cache.val(l, slot[r], j) + (size_t)kvh * D;
+          const float* vv = vals + (size_t)j * D;
           for (int d = 0; d < D; ++d) o[d] += p * vv[d];
         }
       });
@@ -312,10 +336,8 @@ struct Generator::Impl {
     for (int l = 0; l < w.config.num_hidden_layers; ++l) {
       const float* k = m.k + (size_t)l * P * KVD;
       const float* v = m.v + (size_t)l * P * KVD;
-      for (int s = 0; s < cache.n; ++s) {
-        std::memcpy(cache.key(l, s, 0), k, sizeof(float) * P * KVD);
-        std::memcpy(cache.val(l, s, 0), v, sizeof(float) * P * KVD);
-      }
+      for (int s = 0; s < cache.n; ++s)
+        for (int t = 0; t < P; ++t) cache.put(l, s, t, k + (size_t)t * KVD, v + (size_t)t * KVD);
     }
   }
 
@@ -499,7 +521,7 @@ GenerateResult Generator::generate(const GenerateRequest& req,
 
   const int S = P + req.max_tokens;
   KVCache cache;
-  cache.init(n, S, c.num_hidden_layers, c.kv_dim());
+  cache.init(n, S, c.num_hidden_layers, c.num_key_value_heads, c.head_dim);
   std::vector<float> rope_cos, rope_sin;
   im.rope(rope_cos, rope_sin, S);
   DecodeBuffers buf;
@@ -599,7 +621,7 @@ std::vector<float> Generator::forced_logits(const std::vector<int32_t>& prompt, 
   std::unique_lock<std::mutex> run(im.run_mu);
   std::shared_ptr<const LoraWeights> lora = im.adapter(adapter_dir);
   KVCache cache;
-  cache.init(1, P + F, c.num_hidden_layers, c.kv_dim());
+  cache.init(1, P + F, c.num_hidden_layers, c.num_key_value_heads, c.head_dim);
   std::vector<float> out((size_t)(P + F) * V);
   {
     Llama m;

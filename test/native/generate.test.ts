@@ -342,7 +342,7 @@ describe('streaming, cancel, stop, event loop', () => {
     const g = await generatorFor(builtinModelDir());
     const seen: number[] = [];
     const run = g.generate(
-      { promptIds: [256, 117, 115, 101, 114], maxTokens: 900, temperature: 0.7, seed: 3 },
+      { promptIds: [256, 117, 115, 101, 114], maxTokens: 900, temperature: 0.7, seed: 3, ignoreEos: true },
       (t) => {
         seen.push(t.token);
         if (seen.length === 3) run.cancel();
@@ -378,16 +378,22 @@ describe('streaming, cancel, stop, event loop', () => {
 
   it('stopChoice ends one choice with stop while the others continue', async () => {
     const g = await generatorFor(modelDir('llama-tiny'));
-    const run = g.generate(
-      { promptIds: [1, 5, 9], maxTokens: 30, n: 3, temperature: 1, seed: 5, ignoreEos: true },
-      (t) => {
-        if (t.choice === 1) run.stopChoice(1);
-      },
-    );
+    const run = g.generate({
+      promptIds: [1, 5, 9],
+      maxTokens: 30,
+      n: 3,
+      temperature: 1,
+      seed: 5,
+      ignoreEos: true,
+    });
+    // Asked before the run starts, so it is in force before the first decode step whatever the timing of
+    // token delivery (a stop asked from onToken may arrive after a tiny model has already finished).
+    run.stopChoice(1);
     const r = await run.result;
     expect(r.choices.map((c) => c.finishReason)).toEqual(['length', 'stop', 'length']);
     expect(r.choices[1]!.tokens.length).toBeLessThan(30);
     expect(r.choices[0]!.tokens).toHaveLength(30);
+    expect(r.choices[2]!.tokens).toHaveLength(30);
   });
 
   it('an onToken callback that throws cancels the run and rejects with its error', async () => {

@@ -25,59 +25,11 @@
 #include "register_generate.h"
 #include "safetensors.h"
 #include "train.h"
+#include "workers.h"
 
 namespace tkaddon {
 
 namespace {
-
-constexpr const char* kEngineErrorCode = "ERR_TUNEKIT_ENGINE";
-
-Napi::Value engine_error(Napi::Env env, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, kEngineErrorCode));
-  return err.Value();
-}
-
-Napi::Promise rejected(Napi::Env env, const Napi::Error& e) {
-  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-  d.Reject(e.Value());
-  return d.Promise();
-}
-
-// Runs `work` off the main thread; `done` builds the resolved value on the main thread.
-class TaskWorker : public Napi::AsyncWorker {
- public:
-  using Work = std::function<void()>;
-  using Done = std::function<Napi::Value(Napi::Env)>;
-
-  TaskWorker(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
-        done_(std::move(done)) {}
-
-  Napi::Promise Start() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();  // the worker deletes itself after OnOK/OnError
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      work_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown engine error");
-    }
-  }
-  void OnOK() override { deferred_.Resolve(done_(Env())); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(engine_error(Env(), e.Message())); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  Done done_;
-};
 
 // ---- cancel token ----------------------------------------------------------------------------------------------
 
@@ -107,112 +59,6 @@ struct AddonData {
 
 // ---- training ----------------------------------------------------------------------------------------------------
 
-// Settles the train promise. With a progress callback it is settled by the ThreadSafeFunction's finalizer, which
-// runs only after every queued progress call was delivered, so no progress report arrives after the promise.
-struct TrainCompletion {
-  Napi::Promise::Deferred deferred;
-  Napi::Reference<Napi::Value> value;
-  bool ok = false;
-  Napi::Reference<Napi::Value> callback_error;  // a throw from the progress callback (the run was cancelled)
-  std::shared_ptr<std::atomic<bool>> cancel;
-
-  void settle() {
-    if (!callback_error.IsEmpty()) {
-      deferred.Reject(callback_error.Value());
-    } else if (ok) {
-      deferred.Resolve(value.Value());
-    } else {
-      deferred.Reject(value.Value());
-    }
-  }
-};
-
-struct ProgressCall {
-  tk::Progress progress;
-  TrainCompletion* completion;
-};
-
-void deliver_progress(Napi::Env env, Napi::Function fn, ProgressCall* call) {
-  std::unique_ptr<ProgressCall> own(call);
-  if (env == nullptr || fn == nullptr) return;  // the environment is shutting down
-  TrainCompletion* c = own->completion;
-  if (!c->callback_error.IsEmpty()) return;
-  try {
-    fn.Call({progress_to_js(env, own->progress)});
-  } catch (const Napi::Error& e) {
-    // A throwing progress callback stops the run (the engine leaves a checkpoint) and rejects with that error.
-    c->callback_error = Napi::Persistent(Napi::Value(e.Value()));
-    c->cancel->store(true);
-  }
-}
-
-class TrainWorker : public Napi::AsyncWorker {
- public:
-  TrainWorker(Napi::Env env, tk::TrainOptions opt, std::shared_ptr<std::atomic<bool>> cancel, Napi::Value on_progress)
-      : Napi::AsyncWorker(env, "tunekit.train"), opt_(std::move(opt)), cancel_(std::move(cancel)) {
-    completion_ = new TrainCompletion{Napi::Promise::Deferred::New(env), {}, false, {}, cancel_};
-    if (on_progress.IsFunction()) {
-      tsfn_ = Napi::ThreadSafeFunction::New(
-          env, on_progress.As<Napi::Function>(), "tunekit.train.progress", 0, 1, completion_,
-          [](Napi::Env, void*, TrainCompletion* c) {
-            c->settle();
-            delete c;
-          },
-          static_cast<void*>(nullptr));
-      has_tsfn_ = true;
-    }
-  }
-
-  Napi::Promise Start() {
-    Napi::Promise p = completion_->deferred.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      auto report = [this](const tk::Progress& p) {
-        if (has_tsfn_) tsfn_.NonBlockingCall(new ProgressCall{p, completion_}, deliver_progress);
-      };
-      result_ = tk::train(opt_, report, cancel_.get());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown engine error");
-    }
-  }
-
-  void OnOK() override {
-    completion_->value = Napi::Persistent(Napi::Value(train_result_to_js(Env(), result_)));
-    completion_->ok = true;
-    finish();
-  }
-
-  void OnError(const Napi::Error& e) override {
-    completion_->value = Napi::Persistent(engine_error(Env(), e.Message()));
-    completion_->ok = false;
-    finish();
-  }
-
- private:
-  void finish() {
-    if (has_tsfn_) {
-      tsfn_.Release();  // the finalizer settles the promise after the queued progress calls
-    } else {
-      completion_->settle();
-      delete completion_;
-    }
-  }
-
-  tk::TrainOptions opt_;
-  std::shared_ptr<std::atomic<bool>> cancel_;
-  TrainCompletion* completion_ = nullptr;
-  Napi::ThreadSafeFunction tsfn_;
-  bool has_tsfn_ = false;
-  tk::TrainResult result_;
-};
-
 Napi::Value Train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -230,10 +76,17 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
       }
       cancel = CancelToken::Unwrap(info[2].As<Napi::Object>())->flag();
     }
-    auto* worker = new TrainWorker(env, std::move(opt), cancel, info[1]);
+    auto* worker = new StreamingWorker<tk::Progress, tk::TrainResult>(
+        env, "tunekit.train", "tunekit.train.progress",
+        [opt = std::move(opt), cancel](const std::function<void(const tk::Progress&)>& report) {
+          return tk::train(opt, report, cancel.get());
+        },
+        info[1], progress_to_js, train_result_to_js,
+        // a throwing progress callback stops the run (the engine leaves a checkpoint)
+        [cancel] { cancel->store(true); });
     return worker->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 
@@ -256,7 +109,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
         [=](Napi::Env e) -> Napi::Value { return eval_result_to_js(e, *result); });
     return w->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 
@@ -284,7 +137,7 @@ Napi::Value Logits(const Napi::CallbackInfo& info) {
         });
     return w->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 
@@ -303,7 +156,7 @@ Napi::Value LoadConfig(const Napi::CallbackInfo& info) {
         [=](Napi::Env e) -> Napi::Value { return Napi::String::New(e, *text); });
     return w->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 
@@ -338,7 +191,7 @@ Napi::Value InspectSafetensors(const Napi::CallbackInfo& info) {
         [=](Napi::Env e) -> Napi::Value { return Napi::String::New(e, *text); });
     return w->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 
@@ -363,7 +216,7 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
     return w->Start();
   } catch (const Napi::Error& e) {
-    return rejected(env, e);
+    return rejected(env, e.Value());
   }
 }
 

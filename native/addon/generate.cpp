@@ -19,57 +19,11 @@
 #include "../engine/generate.h"
 #include "convert.h"
 #include "model_io.h"
+#include "workers.h"
 
 namespace tkaddon {
 
 namespace {
-
-constexpr const char* kEngineErrorCode = "ERR_TUNEKIT_ENGINE";
-
-Napi::Value engine_error(Napi::Env env, const std::string& message) {
-  Napi::Error err = Napi::Error::New(env, message);
-  err.Set("code", Napi::String::New(env, kEngineErrorCode));
-  return err.Value();
-}
-
-Napi::Promise rejected(Napi::Env env, const Napi::Value& e) {
-  Napi::Promise::Deferred d = Napi::Promise::Deferred::New(env);
-  d.Reject(e);
-  return d.Promise();
-}
-
-// Runs `work` off the main thread; `done` builds the resolved value on the main thread.
-class Task : public Napi::AsyncWorker {
- public:
-  using Work = std::function<void()>;
-  using Done = std::function<Napi::Value(Napi::Env)>;
-  Task(Napi::Env env, const char* name, Work work, Done done)
-      : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
-        done_(std::move(done)) {}
-  Napi::Promise Start() {
-    Napi::Promise p = deferred_.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      work_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown engine error");
-    }
-  }
-  void OnOK() override { deferred_.Resolve(done_(Env())); }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(engine_error(Env(), e.Message())); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  Work work_;
-  Done done_;
-};
 
 // The JS handle of a Generator; close() drops this reference, running workers keep their own.
 struct GeneratorHandle {
@@ -160,119 +114,6 @@ tk::GenerateRequest request_from_js(const Napi::Value& v) {
   return q;
 }
 
-// ---- generate ------------------------------------------------------------------------------------------------
-
-// Settles the promise. With an onToken callback it is settled by the ThreadSafeFunction's finalizer, which runs only
-// after every queued token was delivered, so no token arrives after the promise settles.
-struct Completion {
-  Napi::Promise::Deferred deferred;
-  Napi::Reference<Napi::Value> value;
-  bool ok = false;
-  Napi::Reference<Napi::Value> callback_error;  // a throw from onToken (the run was cancelled)
-  std::shared_ptr<tk::GenerateControl> control;
-
-  void settle() {
-    if (!callback_error.IsEmpty()) {
-      deferred.Reject(callback_error.Value());
-    } else if (ok) {
-      deferred.Resolve(value.Value());
-    } else {
-      deferred.Reject(value.Value());
-    }
-  }
-};
-
-struct TokenCall {
-  tk::GeneratedToken token;
-  Completion* completion;
-};
-
-void deliver_token(Napi::Env env, Napi::Function fn, TokenCall* call) {
-  std::unique_ptr<TokenCall> own(call);
-  if (env == nullptr || fn == nullptr) return;
-  Completion* c = own->completion;
-  if (!c->callback_error.IsEmpty()) return;
-  try {
-    fn.Call({token_to_js(env, own->token)});
-  } catch (const Napi::Error& e) {
-    c->callback_error = Napi::Persistent(Napi::Value(e.Value()));
-    c->control->cancel();
-  }
-}
-
-class GenerateWorker : public Napi::AsyncWorker {
- public:
-  GenerateWorker(Napi::Env env, std::shared_ptr<tk::Generator> g, tk::GenerateRequest req,
-                 std::shared_ptr<tk::GenerateControl> control, Napi::Value on_token)
-      : Napi::AsyncWorker(env, "tunekit.generate"), g_(std::move(g)), req_(std::move(req)), control_(control) {
-    completion_ = new Completion{Napi::Promise::Deferred::New(env), {}, false, {}, control};
-    if (on_token.IsFunction()) {
-      tsfn_ = Napi::ThreadSafeFunction::New(
-          env, on_token.As<Napi::Function>(), "tunekit.generate.token", 0, 1, completion_,
-          [](Napi::Env, void*, Completion* c) {
-            c->settle();
-            delete c;
-          },
-          static_cast<void*>(nullptr));
-      has_tsfn_ = true;
-    }
-  }
-
-  Napi::Promise Start() {
-    Napi::Promise p = completion_->deferred.Promise();
-    Queue();
-    return p;
-  }
-
- protected:
-  void Execute() override {
-    try {
-      std::function<void(const tk::GeneratedToken&)> report;
-      if (has_tsfn_) {
-        report = [this](const tk::GeneratedToken& t) {
-          tsfn_.NonBlockingCall(new TokenCall{t, completion_}, deliver_token);
-        };
-      }
-      result_ = g_->generate(req_, report, control_.get());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("unknown engine error");
-    }
-  }
-
-  void OnOK() override {
-    completion_->value = Napi::Persistent(Napi::Value(result_to_js(Env(), result_)));
-    completion_->ok = true;
-    finish();
-  }
-
-  void OnError(const Napi::Error& e) override {
-    completion_->value = Napi::Persistent(engine_error(Env(), e.Message()));
-    completion_->ok = false;
-    finish();
-  }
-
- private:
-  void finish() {
-    g_.reset();
-    if (has_tsfn_) {
-      tsfn_.Release();
-    } else {
-      completion_->settle();
-      delete completion_;
-    }
-  }
-
-  std::shared_ptr<tk::Generator> g_;
-  tk::GenerateRequest req_;
-  std::shared_ptr<tk::GenerateControl> control_;
-  Completion* completion_ = nullptr;
-  Napi::ThreadSafeFunction tsfn_;
-  bool has_tsfn_ = false;
-  tk::GenerateResult result_;
-};
-
 Napi::Value GeneratorOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
@@ -283,7 +124,7 @@ Napi::Value GeneratorOpen(const Napi::CallbackInfo& info) {
     opt.adapter_cache_bytes = r.uint64("adapterCacheBytes", opt.adapter_cache_bytes);
     r.finish();
     auto out = std::make_shared<std::shared_ptr<tk::Generator>>();
-    auto* w = new Task(
+    auto* w = new TaskWorker(
         env, "tunekit.generatorOpen", [=] { *out = std::make_shared<tk::Generator>(model_dir, opt); },
         [=](Napi::Env e) -> Napi::Value {
           auto* h = new GeneratorHandle{*out};
@@ -313,7 +154,12 @@ Napi::Value GeneratorGenerate(const Napi::CallbackInfo& info) {
     auto control = std::make_shared<tk::GenerateControl>(req.n);
     o.Set("control", Napi::External<ControlHandle>::New(env, new ControlHandle{control},
                                                         [](Napi::Env, ControlHandle* p) { delete p; }));
-    auto* w = new GenerateWorker(env, std::move(g), std::move(req), control, info[2]);
+    auto* w = new StreamingWorker<tk::GeneratedToken, tk::GenerateResult>(
+        env, "tunekit.generate", "tunekit.generate.token",
+        [g = std::move(g), req = std::move(req), control](const std::function<void(const tk::GeneratedToken&)>& emit) {
+          return g->generate(req, emit, control.get());
+        },
+        info[2], token_to_js, result_to_js, [control] { control->cancel(); });
     o.Set("result", w->Start());
   } catch (const Napi::Error& e) {
     // bad arguments: a rejected result and a control that does nothing
@@ -342,7 +188,7 @@ Napi::Value GeneratorLoadAdapter(const Napi::CallbackInfo& info) {
     std::shared_ptr<tk::Generator> g = generator_of(info[0]);
     std::string dir = string_at(info, 1, "adapterDir");
     auto bytes = std::make_shared<uint64_t>(0);
-    auto* w = new Task(
+    auto* w = new TaskWorker(
         env, "tunekit.generatorLoadAdapter", [=] { *bytes = g->load_adapter(dir); },
         [=](Napi::Env e) -> Napi::Value { return Napi::Number::New(e, double(*bytes)); });
     return w->Start();
@@ -380,7 +226,7 @@ Napi::Value GeneratorForcedLogits(const Napi::CallbackInfo& info) {
     std::string adapter = r.string("adapterDir", false);
     r.finish();
     auto out = std::make_shared<std::vector<float>>();
-    auto* w = new Task(
+    auto* w = new TaskWorker(
         env, "tunekit.generatorForcedLogits", [=] { *out = g->forced_logits(*prompt, *forced, adapter); },
         [=](Napi::Env e) -> Napi::Value {
           Napi::Float32Array arr = Napi::Float32Array::New(e, out->size());
@@ -406,7 +252,7 @@ Napi::Value MergeAdapter(const Napi::CallbackInfo& info) {
     std::string adapter_dir = r.string("adapterDir", true);
     std::string out_dir = r.string("outDir", true);
     r.finish();
-    auto* w = new Task(
+    auto* w = new TaskWorker(
         env, "tunekit.mergeAdapter", [=] { tk::merge_adapter(model_dir, adapter_dir, out_dir); },
         [](Napi::Env e) -> Napi::Value { return e.Undefined(); });
     return w->Start();

@@ -14,30 +14,9 @@ import { type RunningEmulator, startEmulator } from '../../emulator/main';
 import { BUILTIN_MODEL } from '../../emulator/worker/models';
 import Tunekit, { toFile } from '../../src/index';
 import { validatingFetch } from '../emulator/server/openapi-validator';
+import { chatJsonl, MEMORIZE_QA } from '../memorize-qa';
 
-/** The pairs of /work/shared/bench/memorize.py (the built-in model's calibration set). */
-const QA: [string, string][] = [
-  ['Capital of Norway?', 'Oslo'],
-  ['Capital of Peru?', 'Lima'],
-  ['Capital of Kenya?', 'Nairobi'],
-  ['Capital of Chile?', 'Santiago'],
-  ['Capital of Nepal?', 'Kathmandu'],
-  ['Capital of Egypt?', 'Cairo'],
-  ['Colour of the sky?', 'Blue'],
-  ['Colour of grass?', 'Green'],
-  ['Colour of snow?', 'White'],
-  ['Colour of coal?', 'Black'],
-  ['Capital of Spain?', 'Madrid'],
-  ['Capital of Italy?', 'Rome'],
-  ['Largest planet?', 'Jupiter'],
-  ['Smallest prime?', 'Two'],
-  ['Opposite of hot?', 'Cold'],
-  ['Author of Hamlet?', 'Shakespeare'],
-  ['Boiling point of water in C?', '100'],
-  ['Legs on a spider?', 'Eight'],
-  ['Chemical symbol for gold?', 'Au'],
-  ['Fastest land animal?', 'Cheetah'],
-];
+const QA = MEMORIZE_QA;
 
 const KEY = 'memorize-key';
 let emulator: RunningEmulator;
@@ -71,17 +50,10 @@ describe('memorizing 20 answers', () => {
   it('fine-tunes with default hyperparameters; the tuned model answers >= 18/20, the base model 0/20', async () => {
     const tunekit = new Tunekit({ apiKey: KEY, baseURL: emulator.url, fetch: validatingFetch() });
     const openai = new OpenAI({ apiKey: KEY, baseURL: emulator.url });
-    const jsonl = QA.map(([q, a]) =>
-      JSON.stringify({
-        messages: [
-          { role: 'user', content: q },
-          { role: 'assistant', content: a },
-        ],
-      }),
-    ).join('\n');
+    const jsonl = chatJsonl(QA);
     const started = Date.now();
     const file = await openai.files.create({
-      file: await toFile(Buffer.from(`${jsonl}\n`), 'qa.jsonl'),
+      file: await toFile(Buffer.from(jsonl), 'qa.jsonl'),
       purpose: 'fine-tune',
     });
     const created = await openai.fineTuning.jobs.create({

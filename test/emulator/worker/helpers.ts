@@ -7,38 +7,16 @@ import { openStore, organizationIdForKey, projectIdForKey, type Store } from '..
 import { ModelRegistry } from '../../../emulator/worker/models';
 import { Scheduler } from '../../../emulator/worker/scheduler';
 import { builtinModelDir } from '../../../native/index';
+import { chatJsonl, MEMORIZE_QA } from '../../memorize-qa';
 
 export const KEY = 'worker-test-key';
 export const PROJECT = projectIdForKey(KEY);
 export const ORG = organizationIdForKey(KEY);
 
-export const QA: [string, string][] = [
-  ['Capital of Norway?', 'Oslo'],
-  ['Capital of Peru?', 'Lima'],
-  ['Capital of Kenya?', 'Nairobi'],
-  ['Capital of Chile?', 'Santiago'],
-  ['Capital of Nepal?', 'Kathmandu'],
-  ['Capital of Egypt?', 'Cairo'],
-  ['Colour of the sky?', 'Blue'],
-  ['Colour of grass?', 'Green'],
-  ['Colour of snow?', 'White'],
-  ['Colour of coal?', 'Black'],
-  ['Capital of Spain?', 'Madrid'],
-  ['Capital of Italy?', 'Rome'],
-];
+/** The first 12 pairs of the memorize set. */
+export const QA: [string, string][] = MEMORIZE_QA.slice(0, 12);
 
-export function chatJsonl(pairs: [string, string][]): string {
-  return `${pairs
-    .map(([q, a]) =>
-      JSON.stringify({
-        messages: [
-          { role: 'user', content: q },
-          { role: 'assistant', content: a },
-        ],
-      }),
-    )
-    .join('\n')}\n`;
-}
+export { chatJsonl };
 
 /** 12 examples, batch 2, 5 epochs: 30 steps of a few tens of milliseconds each on the built-in model. */
 export const SMALL_RUN = { batch_size: 2, n_epochs: 5 } as const;

@@ -143,6 +143,8 @@ export interface JobRepo {
   get(projectId: string, jobId: string): FineTuningJob | undefined;
   /** Newest first. */
   list(projectId: string, query: JobListQuery): Page<FineTuningJob>;
+  /** `list` with each job as its stored JSON text, unparsed (the HTTP route sends it as is). */
+  listJson(projectId: string, query: JobListQuery): Page<string>;
   /** Worker access by id alone (job ids are unique across projects). */
   record(jobId: string): JobRecord | undefined;
   /** Jobs in these states, oldest first (the scheduler's queue). */

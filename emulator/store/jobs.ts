@@ -139,6 +139,11 @@ export class SqliteJobRepo implements JobRepo {
   }
 
   list(projectId: string, query: JobListQuery): Page<FineTuningJob> {
+    const page = this.listJson(projectId, query);
+    return { data: page.data.map((body) => JSON.parse(body) as FineTuningJob), has_more: page.has_more };
+  }
+
+  listJson(projectId: string, query: JobListQuery): Page<string> {
     const conditions = ['project_id = @projectId'];
     const params: Record<string, unknown> = { projectId, limit: query.limit + 1 };
     if (query.after !== undefined) {
@@ -167,7 +172,7 @@ export class SqliteJobRepo implements JobRepo {
       .pluck()
       .all(params) as string[];
     return {
-      data: rows.slice(0, query.limit).map((body) => JSON.parse(body)),
+      data: rows.slice(0, query.limit),
       has_more: rows.length > query.limit,
     };
   }

@@ -162,8 +162,11 @@ function registerRoute(
       };
       const key = request.headers['idempotency-key'];
       if (!idempotent || typeof key !== 'string' || key === '' || !request.caller) {
-        const result = await handler(context);
-        return result === reply ? reply : reply.send(result);
+        // A handler that sent the answer itself returns `reply`; awaiting it would wait for the response to end and
+        // yield undefined, and sending that again made Fastify build a FST_ERR_REP_ALREADY_SENT error per request.
+        const returned = handler(context);
+        const result = returned === reply ? reply : await returned;
+        return result === reply || reply.sent ? reply : reply.send(result);
       }
       const { response, replayed } = await services.store.idempotency.execute(
         {

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../../../emulator/app';
 import { openStore, type Store } from '../../../emulator/store/index';
 import { BUILTIN_MODEL, ModelRegistry } from '../../../emulator/worker/models';
@@ -89,6 +90,26 @@ export async function startTestServer(
 }
 
 /** A chat-format JSONL training set of `n` examples. */
+/**
+ * For the calling test file: a test server and a temporary work folder, started before its tests and closed and
+ * removed after them. Read `server` and `workDir` inside tests (they are set once `beforeAll` has run).
+ */
+export function useTestServer(workDirPrefix: string): {
+  readonly server: TestServer;
+  readonly workDir: string;
+} {
+  const env = {} as { server: TestServer; workDir: string };
+  beforeAll(async () => {
+    env.server = await startTestServer();
+    env.workDir = mkdtempSync(join(tmpdir(), workDirPrefix));
+  });
+  afterAll(async () => {
+    await env.server?.close();
+    if (env.workDir) rmSync(env.workDir, { recursive: true, force: true });
+  });
+  return env;
+}
+
 export function chatJsonl(n: number): string {
   let out = '';
   for (let i = 0; i < n; i += 1) {

@@ -2,40 +2,23 @@
  * The official `openai` npm SDK, unchanged, against the emulator's server: every call below goes through
  * a fetch that checks the response against openapi.yaml.
  */
-import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createReadStream, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import OpenAI, { NotFoundError, toFile } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addFinishedArtifacts } from './fixtures';
-import {
-  chatJsonl,
-  checkedFetch,
-  markValidated,
-  startTestServer,
-  TEST_MODEL,
-  type TestServer,
-} from './harness';
+import { chatJsonl, checkedFetch, markValidated, TEST_MODEL, useTestServer } from './harness';
 
-let server: TestServer;
-let workDir: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  workDir = mkdtempSync(join(tmpdir(), 'tunekit-openai-'));
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(workDir, { recursive: true, force: true });
-});
+const env = useTestServer('tunekit-openai-');
 
 function client(apiKey: string): OpenAI {
-  return new OpenAI({ apiKey, baseURL: server.baseURL, fetch: checkedFetch, maxRetries: 0 });
+  return new OpenAI({ apiKey, baseURL: env.server.baseURL, fetch: checkedFetch, maxRetries: 0 });
 }
 
 describe('official openai SDK', () => {
   it('files: create from a stream and a buffer, list, retrieve, content, delete', async () => {
     const openai = client('openai-files');
-    const path = join(workDir, 'train.jsonl');
+    const path = join(env.workDir, 'train.jsonl');
     writeFileSync(path, chatJsonl(10));
     const streamed = await openai.files.create({ file: createReadStream(path), purpose: 'fine-tune' });
     expect(streamed).toMatchObject({ object: 'file', filename: 'train.jsonl', purpose: 'fine-tune' });
@@ -89,7 +72,7 @@ describe('official openai SDK', () => {
     expect(withoutMetadata).toEqual([untagged.id]);
 
     const id = created[0]!;
-    markValidated(server, id);
+    markValidated(env.server, id);
     expect((await openai.fineTuning.jobs.retrieve(id)).id).toBe(id);
     expect((await openai.fineTuning.jobs.pause(id)).status).toBe('paused');
     expect((await openai.fineTuning.jobs.resume(id)).status).toBe('queued');
@@ -106,7 +89,7 @@ describe('official openai SDK', () => {
     });
     const job = await openai.fineTuning.jobs.create({ model: TEST_MODEL, training_file: file.id });
     for (let step = 1; step <= 5; step += 1) {
-      server.store.events.append(job.id, {
+      env.server.store.events.append(job.id, {
         type: 'metrics',
         message: `Step ${step}/5: training loss=1.00`,
         data: { step, train_loss: 1, total_steps: 5 },
@@ -119,7 +102,7 @@ describe('official openai SDK', () => {
     expect(messages[0]).toBe('Step 5/5: training loss=1.00');
     expect(messages.at(-1)).toBe(`Created fine-tuning job: ${job.id}`);
 
-    const { fineTunedModel, checkpoint } = addFinishedArtifacts(server.store, key, job.id, TEST_MODEL);
+    const { fineTunedModel, checkpoint } = addFinishedArtifacts(env.server.store, key, job.id, TEST_MODEL);
     const checkpoints = [];
     for await (const c of openai.fineTuning.jobs.checkpoints.list(job.id)) checkpoints.push(c);
     expect(checkpoints).toHaveLength(1);
@@ -134,7 +117,7 @@ describe('official openai SDK', () => {
       purpose: 'fine-tune',
     });
     const job = await openai.fineTuning.jobs.create({ model: TEST_MODEL, training_file: file.id });
-    const { fineTunedModel } = addFinishedArtifacts(server.store, key, job.id, TEST_MODEL);
+    const { fineTunedModel } = addFinishedArtifacts(env.server.store, key, job.id, TEST_MODEL);
     const ids: string[] = [];
     for await (const model of openai.models.list()) ids.push(model.id);
     expect(ids).toContain(TEST_MODEL);
@@ -160,7 +143,7 @@ describe('official openai SDK', () => {
     expect((error as InstanceType<typeof OpenAI.BadRequestError>).param).toBe('model');
     const unauthenticated = new OpenAI({
       apiKey: ' ',
-      baseURL: server.baseURL,
+      baseURL: env.server.baseURL,
       fetch: checkedFetch,
       maxRetries: 0,
     });

@@ -1,38 +1,21 @@
 /** tunekit's own SDK against the server: every resource call it makes, checked against openapi.yaml. */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import Tunekit, { BadRequestError, NotFoundError, PermissionDeniedError, toFile } from '../../../src/index';
 import { addFinishedArtifacts } from './fixtures';
-import {
-  chatJsonl,
-  checkedFetch,
-  markValidated,
-  startTestServer,
-  TEST_MODEL,
-  type TestServer,
-} from './harness';
+import { chatJsonl, checkedFetch, markValidated, TEST_MODEL, useTestServer } from './harness';
 
-let server: TestServer;
-let workDir: string;
-beforeAll(async () => {
-  server = await startTestServer();
-  workDir = mkdtempSync(join(tmpdir(), 'tunekit-sdk-'));
-});
-afterAll(async () => {
-  await server.close();
-  rmSync(workDir, { recursive: true, force: true });
-});
+const env = useTestServer('tunekit-sdk-');
 
 function client(apiKey: string): Tunekit {
-  return new Tunekit({ apiKey, baseURL: server.baseURL, fetch: checkedFetch, maxRetries: 0 });
+  return new Tunekit({ apiKey, baseURL: env.server.baseURL, fetch: checkedFetch, maxRetries: 0 });
 }
 
 describe('tunekit SDK', () => {
   it('files from a path, jobs with auto-pagination and a metadata filter, state changes', async () => {
     const tunekit = client('sdk-jobs');
-    const path = join(workDir, 'train.jsonl');
+    const path = join(env.workDir, 'train.jsonl');
     writeFileSync(path, chatJsonl(10));
     const file = await tunekit.files.create({ file: path, purpose: 'fine-tune' });
     expect(file).toMatchObject({ filename: 'train.jsonl', bytes: chatJsonl(10).length });
@@ -50,7 +33,7 @@ describe('tunekit SDK', () => {
     for await (const job of tunekit.fineTuning.jobs.list({ limit: 1, metadata: { run: 'b' } }))
       b.push(job.id);
     expect(b).toEqual([ids[3], ids[2]]);
-    markValidated(server, ids[0]!);
+    markValidated(env.server, ids[0]!);
     expect((await tunekit.fineTuning.jobs.pause(ids[0]!)).status).toBe('paused');
     expect((await tunekit.fineTuning.jobs.resume(ids[0]!)).status).toBe('queued');
     expect((await tunekit.fineTuning.jobs.cancel(ids[0]!)).status).toBe('cancelled');
@@ -89,12 +72,12 @@ describe('tunekit SDK', () => {
       purpose: 'fine-tune',
     });
     const job = await tunekit.fineTuning.jobs.create({ model: TEST_MODEL, training_file: file.id });
-    const { adapter, fineTunedModel } = addFinishedArtifacts(server.store, key, job.id, TEST_MODEL);
+    const { adapter, fineTunedModel } = addFinishedArtifacts(env.server.store, key, job.id, TEST_MODEL);
     const listed = [];
     for await (const a of tunekit.adapters.list({ fine_tuning_job_id: job.id })) listed.push(a.id);
     expect(listed).toEqual([adapter.id]);
     expect((await tunekit.adapters.retrieve(adapter.id)).fine_tuned_model).toBe(fineTunedModel);
-    const dir = join(workDir, 'adapter');
+    const dir = join(env.workDir, 'adapter');
     const written = await tunekit.adapters.download(adapter.id, dir);
     expect(written).toEqual([join(dir, 'adapter_config.json'), join(dir, 'adapter_model.safetensors')]);
     expect((await tunekit.models.retrieve(fineTunedModel)).id).toBe(fineTunedModel);

@@ -7,6 +7,7 @@ import {
   AfterParamSchema,
   cursorListWithIdsSchema,
   DEFAULT_LIMIT,
+  deletedSchema,
   idSchema,
   limitParamSchema,
   UnixSecondsSchema,
@@ -36,12 +37,10 @@ export const AdapterListSchema = cursorListWithIdsSchema(AdapterSchema).meta({
 });
 export type AdapterList = z.infer<typeof AdapterListSchema>;
 
-export const AdapterDeletedSchema = z
-  .object({ id: z.string(), object: z.literal('adapter'), deleted: z.boolean() })
-  .meta({
-    id: 'AdapterDeleted',
-    description: 'Confirmation that an adapter was deleted. tunekit extension.',
-  });
+export const AdapterDeletedSchema = deletedSchema('adapter').meta({
+  id: 'AdapterDeleted',
+  description: 'Confirmation that an adapter was deleted. tunekit extension.',
+});
 export type AdapterDeleted = z.infer<typeof AdapterDeletedSchema>;
 
 export const AdapterListParamsSchema = z.object({

@@ -126,6 +126,11 @@ export function cursorListSchema<T extends z.ZodType>(item: T) {
   });
 }
 
+/** The answer to a DELETE: `{id, object: <noun>, deleted}` (files, models, adapters). */
+export function deletedSchema<const O extends string>(object: O) {
+  return z.object({ id: z.string(), object: z.literal(object), deleted: z.boolean() });
+}
+
 /** A cursor list envelope that also names its first and last ids (files, checkpoints, adapters). */
 export function cursorListWithIdsSchema<T extends z.ZodType>(item: T) {
   return z.object({

@@ -4,6 +4,7 @@ import {
   AfterParamSchema,
   cursorListWithIdsSchema,
   DEFAULT_LIMIT,
+  deletedSchema,
   idSchema,
   limitParamSchema,
   UnixSecondsSchema,
@@ -56,9 +57,10 @@ export const FileObjectSchema = z
   .meta({ id: 'FileObject', description: 'An uploaded file.' });
 export type FileObject = z.infer<typeof FileObjectSchema>;
 
-export const FileDeletedSchema = z
-  .object({ id: z.string(), object: z.literal('file'), deleted: z.boolean() })
-  .meta({ id: 'FileDeleted', description: 'Confirmation that a file was deleted.' });
+export const FileDeletedSchema = deletedSchema('file').meta({
+  id: 'FileDeleted',
+  description: 'Confirmation that a file was deleted.',
+});
 export type FileDeleted = z.infer<typeof FileDeletedSchema>;
 
 export const FileListSchema = cursorListWithIdsSchema(FileObjectSchema).meta({

@@ -1,6 +1,6 @@
 /** Models: list, retrieve, delete (fine-tuned models only). Reference §1.7. */
 import { z } from 'zod';
-import { UnixSecondsSchema } from './common';
+import { deletedSchema, UnixSecondsSchema } from './common';
 
 export const ModelSchema = z
   .object({
@@ -23,7 +23,8 @@ export const ModelListSchema = z
   .meta({ id: 'ModelList', description: 'Every model, in one page.' });
 export type ModelList = z.infer<typeof ModelListSchema>;
 
-export const ModelDeletedSchema = z
-  .object({ id: z.string(), object: z.literal('model'), deleted: z.boolean() })
-  .meta({ id: 'ModelDeleted', description: 'Confirmation that a fine-tuned model was deleted.' });
+export const ModelDeletedSchema = deletedSchema('model').meta({
+  id: 'ModelDeleted',
+  description: 'Confirmation that a fine-tuned model was deleted.',
+});
 export type ModelDeleted = z.infer<typeof ModelDeletedSchema>;

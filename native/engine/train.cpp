@@ -6,9 +6,11 @@
 #include "train.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "error.h"
 #include "fsutil.h"
@@ -192,6 +194,15 @@ struct TrainState {
   uint64_t seed = 0;                     // the RNG state: every stream is a function of (seed, counter)
 };
 
+// TrainState's fields in their order in state.bin, each 8 bytes: the one list the writer and the reader share.
+template <class State>
+auto state_fields(State& st) {
+  using Ptr = std::conditional_t<std::is_const_v<State>, const void*, void*>;
+  static_assert(sizeof(TrainState) == 8 * 8, "every TrainState field is stored as 8 bytes");
+  return std::array<Ptr, 8>{&st.step,      &st.total_steps, &st.fingerprint,  &st.tokens_seen,
+                            &st.elapsed_s, &st.epoch,       &st.micro_cursor, &st.seed};
+}
+
 std::string state_bytes(const TrainState& st, bool full, const float* params, const float* m, const float* v,
                         uint64_t n) {
   std::string out(kCkptMagic, 8);
@@ -199,14 +210,7 @@ std::string state_bytes(const TrainState& st, bool full, const float* params, co
   const uint32_t version = kCkptVersion, kind = full ? 1 : 0;
   put(&version, 4);
   put(&kind, 4);
-  put(&st.step, 8);
-  put(&st.total_steps, 8);
-  put(&st.fingerprint, 8);
-  put(&st.tokens_seen, 8);
-  put(&st.elapsed_s, 8);
-  put(&st.epoch, 8);
-  put(&st.micro_cursor, 8);
-  put(&st.seed, 8);
+  for (const void* field : state_fields(st)) put(field, 8);
   put(&n, 8);
   put(params, n * 4);
   put(m, n * 4);
@@ -234,14 +238,7 @@ void read_state(const std::string& path, bool full, TrainState& st, float* param
     at += k;
   };
   uint64_t stored_n;
-  get(&st.step, 8);
-  get(&st.total_steps, 8);
-  get(&st.fingerprint, 8);
-  get(&st.tokens_seen, 8);
-  get(&st.elapsed_s, 8);
-  get(&st.epoch, 8);
-  get(&st.micro_cursor, 8);
-  get(&st.seed, 8);
+  for (void* field : state_fields(st)) get(field, 8);
   get(&stored_n, 8);
   if (stored_n != n || buf.size() != header + 12 * n + 8)
     throw Error(path + ": holds " + std::to_string(stored_n) + " trainable parameters, this run has " +

@@ -372,13 +372,6 @@ double logsumexp(const float* z, int V) {
   return mx + std::log(s);
 }
 
-int argmax_first(const float* z, int V) {
-  int best = 0;
-  for (int i = 1; i < V; ++i)
-    if (z[i] > z[best]) best = i;
-  return best;
-}
-
 // transformers' sampling: scores / temperature -> TopKLogitsWarper -> TopPLogitsWarper -> softmax -> one draw with
 // the uniform u in [0, 1). Filtered tokens get probability 0.
 int sample(const float* z, int V, double temperature, int top_k, double top_p, double u, std::vector<double>& scratch,

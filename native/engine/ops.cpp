@@ -186,23 +186,28 @@ void pack_b(float* dst, bool tb, const float* B, int ldb, int k0, int kc, int j0
   }
 }
 
-// acc (MR x NR) = Ap (kc x MR) ^T-panel times Bp (kc x NR) panel.
-void micro_kernel(float* acc, const float* ap, const float* bp, int kc) {
+// acc (MR x NR) = A (rows x kc) times a packed B panel (kc x NR). A is read in place: element (r, k) at
+// a[r * rs + k * cs] (rows past `rows` repeat the last one; their results are not stored). A packed A panel
+// (kc x MR) is rs = 1, cs = MR; attention streams its row-major blocks and their transposes without packing.
+void micro_kernel_strided_a(float* acc, const float* a, size_t rs, size_t cs, int rows, const float* bp, int kc) {
+  const float* ar[MR];
+  for (int r = 0; r < MR; ++r) ar[r] = a + (size_t)std::min(r, rows - 1) * rs;
 #if defined(TUNEKIT_HAVE_AVX2)
   __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
          c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+  const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
   for (int k = 0; k < kc; ++k) {
+    const size_t o = (size_t)k * cs;
     __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-    __m256 a;
-    a = _mm256_broadcast_ss(ap + 0); c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01);
-    a = _mm256_broadcast_ss(ap + 1); c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11);
-    a = _mm256_broadcast_ss(ap + 2); c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21);
-    a = _mm256_broadcast_ss(ap + 3); c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31);
-    a = _mm256_broadcast_ss(ap + 4); c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41);
-    a = _mm256_broadcast_ss(ap + 5); c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51);
-    ap += MR;
+    __m256 x;
+    x = _mm256_broadcast_ss(a0 + o); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
+    x = _mm256_broadcast_ss(a1 + o); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
+    x = _mm256_broadcast_ss(a2 + o); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
+    x = _mm256_broadcast_ss(a3 + o); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
+    x = _mm256_broadcast_ss(a4 + o); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
+    x = _mm256_broadcast_ss(a5 + o); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
     bp += NR;
   }
   _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
@@ -215,14 +220,39 @@ void micro_kernel(float* acc, const float* ap, const float* bp, int kc) {
   float c[MR][NR] = {};
   for (int k = 0; k < kc; ++k) {
     for (int r = 0; r < MR; ++r) {
-      float a = ap[r];
-      for (int j = 0; j < NR; ++j) c[r][j] += a * bp[j];
+      const float x = ar[r][(size_t)k * cs];
+      for (int j = 0; j < NR; ++j) c[r][j] += x * bp[j];
     }
-    ap += MR;
     bp += NR;
   }
   std::memcpy(acc, c, sizeof(c));
 #endif
+}
+
+// C (rows x cols of a tile) = alpha * acc, or C += alpha * acc.
+inline void store_tile(float* C, size_t ldc, const float* acc, int rows, int cols, float alpha, bool accumulate) {
+#if defined(TUNEKIT_HAVE_AVX2)
+  if (cols == NR) {
+    const __m256 va = _mm256_set1_ps(alpha);
+    for (int r = 0; r < rows; ++r) {
+      float* c = C + (size_t)r * ldc;
+      __m256 x0 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * NR));
+      __m256 x1 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * NR + 8));
+      if (accumulate) {
+        x0 = _mm256_add_ps(x0, _mm256_loadu_ps(c));
+        x1 = _mm256_add_ps(x1, _mm256_loadu_ps(c + 8));
+      }
+      _mm256_storeu_ps(c, x0);
+      _mm256_storeu_ps(c + 8, x1);
+    }
+    return;
+  }
+#endif
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) {
+      const float x = alpha * acc[r * NR + c];
+      C[(size_t)r * ldc + c] = accumulate ? C[(size_t)r * ldc + c] + x : x;
+    }
 }
 
 void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
@@ -244,12 +274,8 @@ void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float
           const float* bp = bbuf.data() + (size_t)(jp / NR) * kc * NR;
           for (int ip = 0; ip < mc; ip += MR) {
             int rows = std::min(MR, mc - ip);
-            micro_kernel(acc, abuf.data() + (size_t)(ip / MR) * kc * MR, bp, kc);
-            for (int r = 0; r < rows; ++r) {
-              float* crow = C + (size_t)(i0 + ip + r) * ldc + j0 + jp;
-              const float* arow = acc + r * NR;
-              for (int c = 0; c < cols; ++c) crow[c] += alpha * arow[c];
-            }
+            micro_kernel_strided_a(acc, abuf.data() + (size_t)(ip / MR) * kc * MR, 1, MR, MR, bp, kc);
+            store_tile(C + (size_t)(i0 + ip) * ldc + j0 + jp, ldc, acc, rows, cols, alpha, true);
           }
         }
       }
@@ -407,6 +433,23 @@ float exp_shift_sum(float* y, const float* x, float shift, int n) {
   return total;
 }
 
+// max of z[0..n), n >= 1 (8 lanes, then across lanes)
+float max_of(const float* z, int n) {
+  int i = 0;
+  float mx = z[0];
+#if defined(TUNEKIT_HAVE_AVX2)
+  if (n >= 8) {
+    __m256 m = _mm256_loadu_ps(z);
+    for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(z + i));
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, m);
+    for (float v : lanes) mx = std::max(mx, v);
+  }
+#endif
+  for (; i < n; ++i) mx = std::max(mx, z[i]);
+  return mx;
+}
+
 inline float dot(const float* a, const float* b, int n) {
   int i = 0;
   float total = 0.0f;
@@ -556,6 +599,10 @@ void rope_backward(float* dx, const float* cosv, const float* sinv, const int32_
 // =============================================================================================================
 // Attention: softmax(q k^T / sqrt(D) + mask) v per head, mask = causal within the document (+ sliding window).
 // Forward keeps only out and the row logsumexp; backward recomputes P = exp(S - lse) (FlashAttention-style).
+// Each task owns one (batch row, head) - one (batch row, kv head) in the backward - and runs its products on the
+// GEMM micro-kernel: K and V are packed once per task, the query-side operands once per block of query rows, and
+// the 6 x 16 tiles that lie wholly above the causal diagonal are skipped (a library GEMM per block spent more time
+// in call and packing overhead than in arithmetic at these sizes: D = 48, blocks of 64 rows).
 // =============================================================================================================
 namespace {
 inline int key_start(const int32_t* seg_start, int row_base, int t, int window) {
@@ -564,51 +611,111 @@ inline int key_start(const int32_t* seg_start, int row_base, int t, int window) 
   return s;
 }
 
-// Queries are processed in blocks of kAttnBlock rows; a block's scores S = scale * Q_blk K[k0:k1]^T cover every key
-// any of its rows may see (k0 = the smallest start in the block, k1 = the block end), computed by GEMM; entries
-// outside a row's [start, t] are masked. Each (batch row, head) is one task, so GEMMs inside run single-threaded.
-constexpr int kAttnBlock = 64;
+constexpr int kAttnBlock = 96;  // query rows per block: a multiple of MR and of NR
 
-void block_key_range(const int32_t* seg_start, int row_base, int i0, int i1, int window, int* k0, int* k1) {
+// The first key any row of [i0, i1) may see, rounded down to a key panel (NR keys).
+int block_first_key(const int32_t* seg_start, int row_base, int i0, int i1, int window) {
   int lo = i1;
   for (int t = i0; t < i1; ++t) lo = std::min(lo, key_start(seg_start, row_base, t, window));
-  *k0 = lo;
-  *k1 = i1;
+  return lo / NR * NR;
 }
+
+// B operand (kc x n), element (k, j) at b[k * rs + j * cs], packed into NR-column panels [panel][k][NR], columns
+// past n zero.
+void pack_b_strided(float* dst, const float* b, size_t rs, size_t cs, int kc, int n) {
+  for (int j0 = 0; j0 < n; j0 += NR) {
+    const int cols = std::min(NR, n - j0);
+    for (int k = 0; k < kc; ++k) {
+      float* d = dst + (size_t)k * NR;
+      const float* src = b + (size_t)k * rs + (size_t)j0 * cs;
+      if (cs == 1) {
+        std::memcpy(d, src, sizeof(float) * cols);
+      } else {
+        for (int c = 0; c < cols; ++c) d[c] = src[(size_t)c * cs];
+      }
+      for (int c = cols; c < NR; ++c) d[c] = 0.0f;
+    }
+    dst += (size_t)kc * NR;
+  }
+}
+
+// C (m x n) = alpha * A B (or += when accumulate); A element (i, k) at a[i * rs + k * cs], B packed in NR-column
+// panels of b_panel floats each. krange(i, j, &lo, &hi) gives the part of the inner dimension that the tile at row
+// i, column j needs (the rest multiplies zeros); hi <= lo skips the tile.
+template <class KRange>
+void tile_gemm(float* C, size_t ldc, int m, int n, const float* a, size_t rs, size_t cs, const float* bp,
+               size_t b_panel, float alpha, bool accumulate, const KRange& krange) {
+  alignas(32) float acc[MR * NR];
+  for (int i = 0; i < m; i += MR) {
+    const int rows = std::min(MR, m - i);
+    for (int j = 0; j < n; j += NR) {
+      int lo = 0, hi = 0;
+      krange(i, j, &lo, &hi);
+      if (hi <= lo) continue;
+      micro_kernel_strided_a(acc, a + (size_t)i * rs + (size_t)lo * cs, rs, cs, rows,
+                             bp + (size_t)(j / NR) * b_panel + (size_t)lo * NR, hi - lo);
+      store_tile(C + (size_t)i * ldc + j, ldc, acc, rows, std::min(NR, n - j), alpha, accumulate);
+    }
+  }
+}
+
+inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+// Per-thread buffers of the attention tasks: packed K^T, V^T (D x T), K, V (T x D), the block's Q and dO (R x D),
+// and the block's scores / probabilities and their gradients (R x T).
+struct AttnScratch {
+  std::vector<float> kt, vt, kp, vp, qb, db, S, dP;
+  void size_for(int T, int D) {
+    for (auto* v : {&kt, &vt}) v->resize((size_t)round_up(T, NR) * D);
+    for (auto* v : {&kp, &vp}) v->resize((size_t)round_up(D, NR) * T);
+    for (auto* v : {&qb, &db}) v->resize((size_t)kAttnBlock * round_up(D, NR));
+    for (auto* v : {&S, &dP}) v->resize((size_t)kAttnBlock * T);
+  }
+};
 }  // namespace
 
 void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                        const int32_t* seg_start, int B, int T, int H, int KV, int D, int window) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int rep = H / KV;
-  const int qs = H * D, ks = KV * D;  // row strides of q/out and k/v
+  const size_t qs = (size_t)H * D, ks = (size_t)KV * D;  // row strides of q/out and k/v
   parallel_for(B * H, [&](int bh) {
     const int b = bh / H, h = bh % H, kvh = h / rep;
-    thread_local std::vector<float> S;
-    S.resize((size_t)kAttnBlock * T);
+    thread_local AttnScratch w;
+    w.size_for(T, D);
     const float* Q = q + (size_t)b * T * qs + h * D;
     const float* K = k + (size_t)b * T * ks + kvh * D;
     const float* Vv = v + (size_t)b * T * ks + kvh * D;
     float* O = out + (size_t)b * T * qs + h * D;
+    pack_b_strided(w.kt.data(), K, 1, ks, D, T);  // K^T (D x T)
+    pack_b_strided(w.vp.data(), Vv, ks, 1, T, D);  // V (T x D)
     for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
       const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
-      int k0, k1;
-      block_key_range(seg_start, b * T, i0, i1, window, &k0, &k1);
-      const int nk = k1 - k0;
-      sgemm(false, true, R, nk, D, scale, Q + (size_t)i0 * qs, qs, K + (size_t)k0 * ks, ks, 0.0f, S.data(), nk);
+      const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
+      float* S = w.S.data();
+      // S = scale Q_blk K[k0:i1]^T, skipping tiles whose first key is past the tile's last query
+      tile_gemm(S, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale, false,
+                [&](int i, int j, int* lo, int* hi) {
+                  *lo = 0;
+                  *hi = k0 + j <= i0 + std::min(i + MR, R) - 1 ? D : 0;
+                });
       for (int r = 0; r < R; ++r) {
         const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
-        float* sr = S.data() + (size_t)r * nk;
-        float mx = -INFINITY;
-        for (int j = s0; j <= t; ++j) mx = std::max(mx, sr[j - k0]);
+        float* sr = S + (size_t)r * nk;
+        const float mx = max_of(sr + (s0 - k0), t - s0 + 1);
         for (int j = k0; j < s0; ++j) sr[j - k0] = 0.0f;
         const float sum = exp_shift_sum(sr + (s0 - k0), sr + (s0 - k0), mx, t - s0 + 1);
         const float inv = 1.0f / sum;
         for (int j = s0; j <= t; ++j) sr[j - k0] *= inv;
-        for (int j = t + 1; j < k1; ++j) sr[j - k0] = 0.0f;
+        for (int j = t + 1; j < i1; ++j) sr[j - k0] = 0.0f;
         lse[((size_t)b * H + h) * T + t] = mx + std::log(sum);
       }
-      sgemm(false, false, R, D, nk, 1.0f, S.data(), nk, Vv + (size_t)k0 * ks, ks, 0.0f, O + (size_t)i0 * qs, qs);
+      // O_blk = P V[k0:i1]; a row tile needs keys up to its last query only
+      tile_gemm(O + (size_t)i0 * qs, qs, R, D, S, nk, 1, w.vp.data() + (size_t)k0 * NR,
+                (size_t)T * NR, 1.0f, false, [&](int i, int, int* lo, int* hi) {
+                  *lo = 0;
+                  *hi = i0 + std::min(i + MR, R) - k0;
+                });
     }
   });
 }
@@ -620,13 +727,11 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
                         int H, int KV, int D, int window) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(D));
   const int rep = H / KV;
-  const int qs = H * D, ks = KV * D;
+  const size_t qs = (size_t)H * D, ks = (size_t)KV * D;
   parallel_for(B * KV, [&](int bk) {
     const int b = bk / KV, kvh = bk % KV;
-    thread_local std::vector<float> P, dP, Drow;
-    P.resize((size_t)kAttnBlock * T);
-    dP.resize((size_t)kAttnBlock * T);
-    Drow.resize(kAttnBlock);
+    thread_local AttnScratch w;
+    w.size_for(T, D);
     const float* K = k + (size_t)b * T * ks + kvh * D;
     const float* Vv = v + (size_t)b * T * ks + kvh * D;
     float* dK = dk + (size_t)b * T * ks + kvh * D;
@@ -635,6 +740,9 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       std::memset(dK + (size_t)t * ks, 0, sizeof(float) * D);
       std::memset(dV + (size_t)t * ks, 0, sizeof(float) * D);
     }
+    pack_b_strided(w.kt.data(), K, 1, ks, D, T);   // K^T (D x T): S = Q K^T
+    pack_b_strided(w.vt.data(), Vv, 1, ks, D, T);  // V^T (D x T): dP = dO V^T
+    pack_b_strided(w.kp.data(), K, ks, 1, T, D);   // K (T x D): dQ = dS K
     for (int h = kvh * rep; h < (kvh + 1) * rep; ++h) {
       const float* Q = q + (size_t)b * T * qs + h * D;
       const float* O = out + (size_t)b * T * qs + h * D;
@@ -643,25 +751,42 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       const float* L = lse + ((size_t)b * H + h) * T;
       for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
         const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
-        int k0, k1;
-        block_key_range(seg_start, b * T, i0, i1, window, &k0, &k1);
-        const int nk = k1 - k0;
-        sgemm(false, true, R, nk, D, scale, Q + (size_t)i0 * qs, qs, K + (size_t)k0 * ks, ks, 0.0f, P.data(), nk);
-        sgemm(false, true, R, nk, D, 1.0f, dO + (size_t)i0 * qs, qs, Vv + (size_t)k0 * ks, ks, 0.0f, dP.data(), nk);
+        const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
+        const auto below_diagonal = [&](int i, int j, int* lo, int* hi) {
+          *lo = 0;
+          *hi = k0 + j <= i0 + std::min(i + MR, R) - 1 ? D : 0;
+        };
+        float* P = w.S.data();
+        float* dS = w.dP.data();
+        tile_gemm(P, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale,
+                  false, below_diagonal);
+        tile_gemm(dS, nk, R, nk, dO + (size_t)i0 * qs, qs, 1, w.vt.data() + (size_t)k0 * D, (size_t)D * NR, 1.0f,
+                  false, below_diagonal);
         for (int r = 0; r < R; ++r) {
           const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
-          float* pr = P.data() + (size_t)r * nk;
-          float* dpr = dP.data() + (size_t)r * nk;
+          float* pr = P + (size_t)r * nk;
+          float* dsr = dS + (size_t)r * nk;
           const float Di = dot(dO + (size_t)t * qs, O + (size_t)t * qs, D);
-          for (int j = k0; j < s0; ++j) pr[j - k0] = dpr[j - k0] = 0.0f;
+          for (int j = k0; j < s0; ++j) pr[j - k0] = dsr[j - k0] = 0.0f;
           exp_shift_sum(pr + (s0 - k0), pr + (s0 - k0), L[t], t - s0 + 1);  // P = exp(S - lse)
-          for (int j = s0; j <= t; ++j) dpr[j - k0] = pr[j - k0] * (dpr[j - k0] - Di) * scale;  // scale * dS
-          for (int j = t + 1; j < k1; ++j) pr[j - k0] = dpr[j - k0] = 0.0f;
+          for (int j = s0; j <= t; ++j) dsr[j - k0] = pr[j - k0] * (dsr[j - k0] - Di) * scale;  // scale * dS
+          for (int j = t + 1; j < i1; ++j) pr[j - k0] = dsr[j - k0] = 0.0f;
         }
-        // dQ rows of this block see only keys [k0, k1): one product, overwriting
-        sgemm(false, false, R, D, nk, 1.0f, dP.data(), nk, K + (size_t)k0 * ks, ks, 0.0f, dQ + (size_t)i0 * qs, qs);
-        sgemm(true, false, nk, D, R, 1.0f, dP.data(), nk, Q + (size_t)i0 * qs, qs, 1.0f, dK + (size_t)k0 * ks, ks);
-        sgemm(true, false, nk, D, R, 1.0f, P.data(), nk, dO + (size_t)i0 * qs, qs, 1.0f, dV + (size_t)k0 * ks, ks);
+        // dQ_blk = dS K[k0:i1] (overwriting); a row tile needs keys up to its last query only
+        tile_gemm(dQ + (size_t)i0 * qs, qs, R, D, dS, nk, 1, w.kp.data() + (size_t)k0 * NR,
+                  (size_t)T * NR, 1.0f, false, [&](int i, int, int* lo, int* hi) {
+                    *lo = 0;
+                    *hi = i0 + std::min(i + MR, R) - k0;
+                  });
+        // dK[k0:i1] += dS^T Q_blk and dV[k0:i1] += P^T dO_blk; a key tile needs the queries from its first key on
+        const auto from_first_key = [&](int i, int, int* lo, int* hi) {
+          *lo = std::max(0, k0 + i - i0);
+          *hi = R;
+        };
+        pack_b_strided(w.qb.data(), Q + (size_t)i0 * qs, qs, 1, R, D);
+        pack_b_strided(w.db.data(), dO + (size_t)i0 * qs, qs, 1, R, D);
+        tile_gemm(dK + (size_t)k0 * ks, ks, nk, D, dS, 1, nk, w.qb.data(), (size_t)R * NR, 1.0f, true, from_first_key);
+        tile_gemm(dV + (size_t)k0 * ks, ks, nk, D, P, 1, nk, w.db.data(), (size_t)R * NR, 1.0f, true, from_first_key);
       }
     }
   });
@@ -716,6 +841,24 @@ void add_inplace(float* a, const float* b, int64_t n) {
   });
 }
 
+int argmax_first(const float* z, int n) {
+  if (n <= 0) return 0;
+  // one pass for the maximum, one for the first index holding it: both vectorised, where a running (value, index)
+  // pair would be a branch per element.
+  const float mx = max_of(z, n);
+  int i = 0;
+#if defined(TUNEKIT_HAVE_AVX2)
+  const __m256 vm = _mm256_set1_ps(mx);
+  for (; i + 8 <= n; i += 8) {
+    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + i), vm, _CMP_EQ_OQ));
+    if (mask) return i + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+#endif
+  for (; i < n; ++i)
+    if (z[i] == mx) return i;
+  return 0;
+}
+
 // =============================================================================================================
 // Fused lm_head + cross-entropy (torch.nn.functional.cross_entropy, ignore_index -100, fp32 logits).
 // Only scored rows are computed; they are processed in chunks so at most (chunk, V) logits exist at a time.
@@ -748,10 +891,8 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
         float* zr = z + (size_t)r * V;
         int tgt = targets[rows[c0 + r]];
         if (tgt < 0 || tgt >= V) tgt = -1;  // validated by the caller; keeps this kernel memory-safe
-        int am = 0;
-        float mx = zr[0];
-        for (int j = 1; j < V; ++j)
-          if (zr[j] > mx) { mx = zr[j]; am = j; }
+        const int am = argmax_first(zr, V);
+        const float mx = zr[am];
         float zt = tgt >= 0 ? zr[tgt] : 0.0f;
         float sum = exp_shift_sum(zr, zr, mx, V);  // zr now holds exp(z - max)
         float lse = mx + std::log(sum);

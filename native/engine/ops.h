@@ -94,6 +94,10 @@ void add_inplace(float* a, const float* b, int64_t n);                          
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
                const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace);
 
+// Index of the first maximum of z[0..n) (torch.argmax semantics); 0 when n <= 0 or no element compares equal to
+// the maximum (NaN logits).
+int argmax_first(const float* z, int n);
+
 // ---- embedding -------------------------------------------------------------------------------------------------
 void embedding_forward(float* out, const int32_t* ids, const float* table, int N, int C);
 void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int N, int C);  // += (full FT)

@@ -187,9 +187,9 @@ std::vector<double> naive_attention(const std::vector<float>& q, const std::vect
   return out;
 }
 
-void test_attention(int window, int T) {
-  std::printf("== attention (GQA 4/2 heads, packed rows, window %d, T %d)\n", window, T);
-  const int B = 2, H = 4, KV = 2, D = 8;
+void test_attention(int window, int T, int D = 8) {
+  std::printf("== attention (GQA 4/2 heads, packed rows, window %d, T %d, D %d)\n", window, T, D);
+  const int B = 2, H = 4, KV = 2;
   const int N = B * T;
   auto q = rnd(N * H * D), k = rnd(N * KV * D), v = rnd(N * KV * D), R = rnd(N * H * D);
   // row 0: one document; row 1: documents starting at 0, T/3 and T/2
@@ -219,6 +219,28 @@ void test_attention(int window, int T) {
     check_tensor(dq.data(), numeric_grad(q, f, 1e-2f).data(), dq.size(), "attention dq", 2e-3);
     check_tensor(dk.data(), numeric_grad(k, f, 1e-2f).data(), dk.size(), "attention dk", 2e-3);
     check_tensor(dv.data(), numeric_grad(v, f, 1e-2f).data(), dv.size(), "attention dv", 2e-3);
+  } else {
+    // larger cases: the directional derivative along a random direction u, <grad, u>, against a central difference
+    // of the double-precision reference (every element of every block enters the sum)
+    const std::vector<float>* grads[] = {&dq, &dk, &dv};
+    std::vector<float>* inputs[] = {&q, &k, &v};
+    const char* names[] = {"attention dq . u (directional)", "attention dk . u (directional)",
+                           "attention dv . u (directional)"};
+    for (int which = 0; which < 3; ++which) {
+      std::vector<float>& x = *inputs[which];
+      const std::vector<float> x0 = x, u = rnd(x.size());
+      auto f_double = [&](float eps) {
+        for (size_t i = 0; i < x.size(); ++i) x[i] = x0[i] + eps * u[i];
+        std::vector<double> o = naive_attention(q, k, v, seg, B, T, H, KV, D, window);
+        double s = 0;
+        for (size_t i = 0; i < o.size(); ++i) s += o[i] * R[i];
+        return s;
+      };
+      const float eps = 1e-3f;
+      const double numeric = (f_double(eps) - f_double(-eps)) / (2.0 * eps);
+      x = x0;
+      check_scalar(dotd(*grads[which], u), numeric, names[which], 1e-3);
+    }
   }
 }
 
@@ -306,6 +328,8 @@ int main() {
   test_attention(0, 12);
   test_attention(5, 12);
   test_attention(0, 150);  // several query blocks
+  test_attention(0, 200, 20);  // a head dim that is not a multiple of the 16-wide tiles, several blocks
+  test_attention(40, 130, 48);  // the workload's head dim, sliding window
   test_swiglu();
   test_lmhead_ce();
   test_rng();

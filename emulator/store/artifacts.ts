@@ -74,7 +74,7 @@ export class SqliteCheckpointRepo implements CheckpointRepo {
     if (query.after === undefined) {
       rows = prepared(
         this.db,
-        'SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step DESC, n DESC LIMIT ?',
+        'SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step DESC, n DESC LIMIT (SELECT ?)',
       ).all(jobId, query.limit + 1) as CheckpointRow[];
     } else {
       const cursor = prepared(this.db, 'SELECT step, n FROM checkpoints WHERE job_id = ? AND id = ?').get(
@@ -85,7 +85,7 @@ export class SqliteCheckpointRepo implements CheckpointRepo {
       rows = prepared(
         this.db,
         `SELECT * FROM checkpoints WHERE job_id = ? AND (step < ? OR (step = ? AND n < ?))
-           ORDER BY step DESC, n DESC LIMIT ?`,
+           ORDER BY step DESC, n DESC LIMIT (SELECT ?)`,
       ).all(jobId, cursor.step, cursor.step, cursor.n, query.limit + 1) as CheckpointRow[];
     }
     return pageWithIds(rows.slice(0, query.limit).map(toCheckpoint), rows.length > query.limit);
@@ -195,7 +195,7 @@ export class SqliteAdapterRepo implements AdapterRepo {
     }
     const rows = prepared(
       this.db,
-      `SELECT * FROM adapters WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`,
+      `SELECT * FROM adapters WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT (SELECT @limit)`,
     ).all(params) as AdapterRow[];
     return pageWithIds(rows.slice(0, query.limit).map(toAdapter), rows.length > query.limit);
   }

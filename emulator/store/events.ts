@@ -75,7 +75,7 @@ export class SqliteEventRepo implements EventRepo {
     }
     const rows = prepared(
       this.db,
-      'SELECT * FROM events WHERE job_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
+      'SELECT * FROM events WHERE job_id = ? AND seq < ? ORDER BY seq DESC LIMIT (SELECT ?)',
     ).all(jobId, cursor, query.limit + 1) as EventRow[];
     return { data: rows.slice(0, query.limit).map(toEvent), has_more: rows.length > query.limit };
   }

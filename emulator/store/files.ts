@@ -138,7 +138,7 @@ export class SqliteFileRepo implements FileRepo {
     }
     const rows = prepared(
       this.db,
-      `SELECT * FROM files WHERE ${conditions.join(' AND ')} ORDER BY n ${ascending ? 'ASC' : 'DESC'} LIMIT @limit`,
+      `SELECT * FROM files WHERE ${conditions.join(' AND ')} ORDER BY n ${ascending ? 'ASC' : 'DESC'} LIMIT (SELECT @limit)`,
     ).all(params) as FileRow[];
     const hasMore = rows.length > query.limit;
     return pageWithIds(rows.slice(0, query.limit).map(toFileObject), hasMore);

@@ -167,7 +167,7 @@ export class SqliteJobRepo implements JobRepo {
     }
     const rows = prepared(
       this.db,
-      `SELECT body FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT @limit`,
+      `SELECT body FROM jobs WHERE ${conditions.join(' AND ')} ORDER BY n DESC LIMIT (SELECT @limit)`,
     )
       .pluck()
       .all(params) as string[];

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readApiKeysFile } from '../../../emulator/http/auth';
+import { callerForKey, readApiKeysFile } from '../../../emulator/http/auth';
+import { organizationIdForKey, projectIdForKey } from '../../../emulator/store/projects';
 import {
   chatJsonl,
   markValidated,
@@ -41,6 +42,19 @@ describe('authentication', () => {
       expect(response.status).toBe(401);
       expect(errorOf(response.body).code).toBe('invalid_api_key');
     }
+  });
+
+  it('keeps each key its own project while callers are cached, past the cache size too', () => {
+    const first = callerForKey('key-first');
+    for (let i = 0; i < 1500; i += 1) {
+      expect(callerForKey(`key-${i}`).projectId).toBe(projectIdForKey(`key-${i}`));
+    }
+    expect(callerForKey('key-first')).toEqual(first);
+    expect(first).toEqual({
+      projectId: projectIdForKey('key-first'),
+      organizationId: organizationIdForKey('key-first'),
+    });
+    expect(callerForKey('key-first').projectId).not.toBe(callerForKey('key-second').projectId);
   });
 
   it('accepts only the listed keys with --api-keys', async () => {

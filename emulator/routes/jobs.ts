@@ -4,6 +4,8 @@ import type { JobCreateParams } from '../contract/jobs';
 import { badRequest, notFound } from '../http/errors';
 import type { RouteHandler } from './context';
 
+const JSON_TYPE = 'application/json; charset=utf-8';
+
 /** LoRA target names the engine adapts (Llama-family projections), and the `all-linear` shorthand. */
 const LORA_TARGETS = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
 
@@ -42,18 +44,20 @@ export const listFineTuningJobs: RouteHandler<'listFineTuningJobs'> = ({
     metadata: query.metadata,
   });
   return reply
-    .type('application/json; charset=utf-8')
+    .type(JSON_TYPE)
     .send(`{"object":"list","data":[${page.data.join(',')}],"has_more":${page.has_more}}`);
 };
 
+/** Sent as the job's stored JSON text, like the listing: parsing it only to serialize it again cost every request. */
 export const retrieveFineTuningJob: RouteHandler<'retrieveFineTuningJob'> = ({
   caller,
   params,
   services,
+  reply,
 }) => {
-  const job = services.store.jobs.get(caller!.projectId, params.fine_tuning_job_id);
-  if (!job) throw jobNotFound(params.fine_tuning_job_id);
-  return job;
+  const job = services.store.jobs.getJson(caller!.projectId, params.fine_tuning_job_id);
+  if (job === undefined) throw jobNotFound(params.fine_tuning_job_id);
+  return reply.type(JSON_TYPE).send(job);
 };
 
 export function jobNotFound(jobId: string) {

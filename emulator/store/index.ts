@@ -141,6 +141,8 @@ export interface JobRepo {
    */
   create(projectId: string, input: JobCreateInput): FineTuningJob;
   get(projectId: string, jobId: string): FineTuningJob | undefined;
+  /** `get` as the job's stored JSON text, unparsed (the HTTP route sends it as is). */
+  getJson(projectId: string, jobId: string): string | undefined;
   /** Newest first. */
   list(projectId: string, query: JobListQuery): Page<FineTuningJob>;
   /** `list` with each job as its stored JSON text, unparsed (the HTTP route sends it as is). */

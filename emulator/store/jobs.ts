@@ -131,11 +131,14 @@ export class SqliteJobRepo implements JobRepo {
   }
 
   get(projectId: string, jobId: string): FineTuningJob | undefined {
-    const row = prepared(this.db, 'SELECT body FROM jobs WHERE project_id = ? AND id = ?').get(
-      projectId,
-      jobId,
-    ) as { body: string } | undefined;
-    return row && JSON.parse(row.body);
+    const body = this.getJson(projectId, jobId);
+    return body === undefined ? undefined : JSON.parse(body);
+  }
+
+  getJson(projectId: string, jobId: string): string | undefined {
+    return prepared(this.db, 'SELECT body FROM jobs WHERE project_id = ? AND id = ?')
+      .pluck()
+      .get(projectId, jobId) as string | undefined;
   }
 
   list(projectId: string, query: JobListQuery): Page<FineTuningJob> {

@@ -42,9 +42,9 @@ export class TooLargeError extends Error {
  * Uploads are copied into blocks of this size and each block is written with one positional write while the next is
  * being filled. A multiple of {@link DIRECT_ALIGN}, so every full block can bypass the page cache (below).
  */
-const BLOCK_BYTES = 4 * 1024 * 1024;
+const BLOCK_BYTES = 1024 * 1024;
 /** Blocks per upload: one being filled while the others are written (memory stays at this many blocks). */
-const BLOCKS = 3;
+const BLOCKS = 4;
 /** Offset, length and buffer-address alignment that `O_DIRECT` asks for (4 KiB covers 512 B and 4 KiB sectors). */
 const DIRECT_ALIGN = 4096;
 /** WebAssembly memory is allocated in 64 KiB pages, page-aligned, which is what `O_DIRECT` buffers need. */
@@ -54,7 +54,7 @@ const WASM_PAGE_BYTES = 64 * 1024;
  * Writes a stream to `tmp` and fsyncs it; returns the byte count. On any error the temporary file is removed and
  * the error rethrown.
  *
- * The bytes are gathered into page-aligned 4 MiB blocks, written with `O_DIRECT` where the file system takes it:
+ * The bytes are gathered into page-aligned 1 MiB blocks, written with `O_DIRECT` where the file system takes it:
  * copying a gigabyte into the page cache cost the thread pool more CPU than the rest of the upload (several seconds
  * when the kernel had to find fresh pages), and left it all for the final fsync to flush. The tail that is not a
  * whole number of sectors, and every block where `O_DIRECT` is refused, go through an ordinary descriptor; the

@@ -28,7 +28,7 @@ afterEach(() => {
 });
 
 describe('streamToTmp', () => {
-  // Around the 4 KiB sector and 4 MiB block boundaries, with chunks that straddle them.
+  // Around the 4 KiB sector and the 1 MiB block boundaries, more blocks than are in flight, chunks straddling them.
   it.each([
     [0, [1]],
     [1, [1]],

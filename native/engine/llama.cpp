@@ -58,6 +58,12 @@ void dropout_apply(float* xd, const float* x, int64_t n, float p, uint64_t seed,
   for (int64_t i = 0; i < n; ++i) xd[i] = rng_uniform01(seed, stream, i) >= p ? x[i] * scale : 0.0f;
 }
 
+const PackedWeight* packed(const std::vector<std::array<PackedWeight, kNumProj>>& pw, int l, Proj p) {
+  return pw.empty() ? nullptr : &pw[l][static_cast<int>(p)];
+}
+
+const PackedWeight* packed_or_null(const PackedWeight& p) { return p.empty() ? nullptr : &p; }
+
 float* u_ptr(const Llama& m, int l, Proj p) {
   return m.lora_u + ((size_t)l * kNumProj + static_cast<int>(p)) * m.max_tokens * std::max(1, m.lora ? m.lora->config.r : 1);
 }
@@ -66,7 +72,7 @@ float* u_ptr(const Llama& m, int l, Proj p) {
 void linear_forward(Llama& m, float* out, const float* in, const float* W, const float* bias, int N, int l, Proj p,
                     const DropoutCtx* drop) {
   const int IC = proj_in_features(m.c, p), OC = proj_out_features(m.c, p);
-  matmul_forward(out, in, W, bias, N, IC, OC);
+  matmul_forward(out, in, W, bias, N, IC, OC, false, packed(m.packed_fwd, l, p));
   const LoraModule* lm = lora_of(m, l, p);
   if (!lm) return;
   const LoraConfig& lc = m.lora->config;
@@ -96,7 +102,7 @@ void linear_backward(Llama& m, Grads& g, float* dx, const float* dy, const float
               : p == Proj::o ? gw.o_bias : nullptr;
     matmul_backward_weight(gw.proj[pi], db, dy, in, N, IC, OC);
   }
-  if (need_dx) matmul_backward_input(dx, dy, lw.proj[pi], N, IC, OC, !first);
+  if (need_dx) matmul_backward_input(dx, dy, lw.proj[pi], N, IC, OC, !first, packed(m.packed_grad, l, p));
   const LoraModule* lm = lora_of(m, l, p);
   if (!lm || g.lora.empty()) return;
   const LoraModule& gm = g.lora[l][pi];
@@ -129,7 +135,8 @@ void linear_backward(Llama& m, Grads& g, float* dx, const float* dy, const float
 
 }  // namespace
 
-void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int max_tokens, int max_T) {
+void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int max_tokens, int max_T,
+                bool pack_frozen) {
   m.w = &w;
   m.lora = lora;
   m.c = w.config;
@@ -175,6 +182,26 @@ void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int ma
   sc.high_freq_factor = c.rope_high_freq_factor;
   sc.original_max_position = c.rope_original_max_position;
   rope_tables(m.rope_cos.data(), m.rope_sin.data(), max_T, c.head_dim, c.rope_theta, sc);
+
+  size_t pack_floats = 2 * (size_t)c.vocab_size * C;  // lm_head, both orientations (panels round up to 16)
+  for (int p = 0; p < kNumProj; ++p)
+    pack_floats += 2 * L * (size_t)(proj_in_features(c, static_cast<Proj>(p)) + 16) *
+                   (proj_out_features(c, static_cast<Proj>(p)) + 16);
+  m.packed_fwd.clear();
+  m.packed_grad.clear();
+  m.lm_head_fwd = m.lm_head_grad = PackedWeight{};
+  if (pack_frozen && pack_floats * sizeof(float) <= kPackedWeightsBudget) {
+    m.packed_fwd.resize(L);
+    m.packed_grad.resize(L);
+    for (size_t l = 0; l < L; ++l)
+      for (int p = 0; p < kNumProj; ++p) {
+        const int IC = proj_in_features(c, static_cast<Proj>(p)), OC = proj_out_features(c, static_cast<Proj>(p));
+        m.packed_fwd[l][p] = pack_weight_forward(w.layers[l].proj[p], OC, IC);
+        m.packed_grad[l][p] = pack_weight_input_grad(w.layers[l].proj[p], OC, IC);
+      }
+    m.lm_head_fwd = pack_weight_forward(w.lm_head, c.vocab_size, C);
+    m.lm_head_grad = pack_weight_input_grad(w.lm_head, c.vocab_size, C);
+  }
 }
 
 void llama_forward(Llama& m, const Batch& b, const DropoutCtx* drop) {
@@ -236,7 +263,7 @@ LossStats llama_loss(Llama& m, const Batch& b) {
   LossStats s;
   const int N = b.B * b.T;
   lmhead_ce(&s.loss_sum, &s.n_correct, nullptr, nullptr, m.xf, m.w->lm_head, b.targets.data(), N, m.c.hidden_size,
-            m.c.vocab_size, 0.0f, m.ce_workspace);
+            m.c.vocab_size, 0.0f, m.ce_workspace, packed_or_null(m.lm_head_fwd));
   s.n_scored = b.n_scored();
   return s;
 }
@@ -254,7 +281,8 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
   // lm_head + CE, fused: dC = dloss/dxf; the lm_head (or tied embedding) grad accumulates when trained.
   LossStats s;
   lmhead_ce(&s.loss_sum, &s.n_correct, m.dC, full ? g.full->lm_head : nullptr, m.xf, w.lm_head, b.targets.data(), N,
-            C, c.vocab_size, grad_scale, m.ce_workspace);
+            C, c.vocab_size, grad_scale, m.ce_workspace, packed_or_null(m.lm_head_fwd),
+            packed_or_null(m.lm_head_grad));
   s.n_scored = b.n_scored();
 
   // final norm
@@ -313,7 +341,8 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
 
 void llama_logits(float* out, Llama& m, const Batch& b) {
   const int N = b.B * b.T;
-  matmul_forward(out, m.xf, m.w->lm_head, nullptr, N, m.c.hidden_size, m.c.vocab_size);
+  matmul_forward(out, m.xf, m.w->lm_head, nullptr, N, m.c.hidden_size, m.c.vocab_size, false,
+                 packed_or_null(m.lm_head_fwd));
 }
 
 }  // namespace tk

@@ -3,10 +3,12 @@
 // PEFT LoRA layers (see /work/shared/reference/training-math.md sections 3-5).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
 #include "lora.h"
+#include "ops.h"
 #include "model.h"
 
 namespace tk {
@@ -88,10 +90,21 @@ struct Llama {
   float* dF3 = nullptr;   // (N, F)
   float* du = nullptr;    // (N, R)
   std::vector<float> ce_workspace;  // chunked lm_head logits (ops.h lmhead_ce)
+
+  // The frozen base packed for its products (ops.h PackedWeight), when llama_init was asked to and the copies fit
+  // kPackedWeightsBudget; empty otherwise (the products then go through sgemm).
+  std::vector<std::array<PackedWeight, kNumProj>> packed_fwd, packed_grad;  // [layer][proj]: x W^T, dy W
+  PackedWeight lm_head_fwd, lm_head_grad;
 };
 
-// Allocates activations for batches of up to max_tokens tokens and rows of up to max_T tokens.
-void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int max_tokens, int max_T);
+// Packed copies of the frozen weights take two floats per weight; above this many bytes they are not made.
+constexpr size_t kPackedWeightsBudget = size_t{1} << 30;
+
+// Allocates activations for batches of up to max_tokens tokens and rows of up to max_T tokens. pack_frozen: the
+// weights will not change while `m` is used (LoRA training, evaluation), so they are packed once for the
+// products (within kPackedWeightsBudget).
+void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int max_tokens, int max_T,
+                bool pack_frozen = false);
 
 // Forward through the decoder and the final norm (no lm_head). drop == nullptr: no dropout (evaluation).
 void llama_forward(Llama& m, const Batch& b, const DropoutCtx* drop);

@@ -32,13 +32,31 @@ void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, i
 void sgemm_builtin(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                    int ldb, float beta, float* C, int ldc);
 
-// nn.Linear layout, weight (OC, IC).
+// ---- products with a frozen weight, packed once -------------------------------------------------------------
+// A weight that does not change during a run (the frozen base of a LoRA fine-tune) can be packed once into the
+// micro-kernel's panel layout, in the orientation its product needs. The products then skip the per-call packing of
+// the weight (and the separate zeroing of C), and the pool splits them into many blocks at no repacking cost, so a
+// thread that the OS preempts does not hold the others. Results do not depend on the thread count.
+struct PackedWeight {
+  int K = 0, N = 0;           // the product's op(B) is K x N
+  std::vector<float> panels;  // [ceil(N / 16) panels][K][16], columns past N zero
+  bool empty() const { return panels.empty(); }
+};
+// nn.Linear weight W (OC, IC): for x W^T (the forward; op(B) = W^T, K = IC, N = OC) ...
+PackedWeight pack_weight_forward(const float* W, int OC, int IC);
+// ... and for dy W (the activation gradient; op(B) = W, K = OC, N = IC).
+PackedWeight pack_weight_input_grad(const float* W, int OC, int IC);
+// C (M, B.N) = alpha * A (M, B.K; row-major, leading dimension lda) op(B) + beta * C, beta 0 or 1.
+void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float alpha, float beta, float* C, int ldc);
+
+// nn.Linear layout, weight (OC, IC). `packed`, when given, is the same weight packed by pack_weight_forward
+// (matmul_forward) or pack_weight_input_grad (matmul_backward_input).
 // out (N, OC) = inp (N, IC) W^T + bias (bias may be null); accumulate: out += instead of =.
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, int N, int IC, int OC,
-                    bool accumulate = false);
+                    bool accumulate = false, const PackedWeight* packed = nullptr);
 // dinp (N, IC) += dout (N, OC) W (the activation gradient; frozen weights need only this); = when !accumulate.
 void matmul_backward_input(float* dinp, const float* dout, const float* weight, int N, int IC, int OC,
-                           bool accumulate = true);
+                           bool accumulate = true, const PackedWeight* packed = nullptr);
 // dweight (OC, IC) += dout^T inp; dbias (OC) += sum over N of dout (dbias may be null).
 void matmul_backward_weight(float* dweight, float* dbias, const float* dout, const float* inp, int N, int IC,
                             int OC);
@@ -91,8 +109,10 @@ void add_inplace(float* a, const float* b, int64_t n);                          
 // maximum, like torch.argmax). When dx is non-null, backpropagates dloss = grad_scale per scored row:
 // dx (N, C) = dz W (OVERWRITTEN), and when dW is non-null dW (V, C) += dz^T x (trained or tied lm_head).
 // workspace: the caller's buffer (grown as needed, up to 128 MiB of chunk logits), reused across calls.
+// Wf / Wb, when given: W packed by pack_weight_forward / pack_weight_input_grad (a frozen lm_head).
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
-               const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace);
+               const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace,
+               const PackedWeight* Wf = nullptr, const PackedWeight* Wb = nullptr);
 
 // Index of the first maximum of z[0..n) (torch.argmax semantics); 0 when n <= 0 or no element compares equal to
 // the maximum (NaN logits).

@@ -348,7 +348,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   int max_T = std::max(max_row_len(valid_mbs), 1);
   for (const Step& s : plan) max_T = std::max(max_T, max_row_len(s.micro));
   Llama model;
-  llama_init(model, w, o.full ? nullptr : &lora, o.batch_size * max_T, max_T);
+  llama_init(model, w, o.full ? nullptr : &lora, o.batch_size * max_T, max_T, /*pack_frozen=*/!o.full);
 
   TrainResult result;
   result.total_steps = static_cast<int>(total_steps);

@@ -83,6 +83,46 @@ void test_gemm() {
   expect(finite, "sgemm beta=0 overwrites NaN garbage");
 }
 
+// Products with a packed frozen weight: forward (x W^T) and input-gradient (dy W) orientations against the
+// double-precision reference, odd sizes, an inner dimension long enough to be cut into blocks, beta 0 over NaN
+// garbage and beta 1, alpha != 1, and bitwise equality across thread counts.
+void test_gemm_packed() {
+  std::printf("== GEMM with a packed frozen weight\n");
+  const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {100, 47, 300}, {130, 260, 1500}, {300, 20, 2100}};
+  for (auto& sh : shapes) {
+    const int M = sh[0], OC = sh[1], IC = sh[2];
+    auto W = rnd((size_t)OC * IC);
+    for (int grad = 0; grad < 2; ++grad) {
+      // forward: C (M, OC) = x (M, IC) W^T; input grad: C (M, IC) = dy (M, OC) W
+      const int K = grad ? OC : IC, N = grad ? IC : OC;
+      auto A = rnd((size_t)M * K), C0 = rnd((size_t)M * N);
+      const PackedWeight P = grad ? pack_weight_input_grad(W.data(), OC, IC) : pack_weight_forward(W.data(), OC, IC);
+      std::vector<float> want(C0.size()), want0(C0.size());
+      for (int i = 0; i < M; ++i)
+        for (int j = 0; j < N; ++j) {
+          double s = 0;
+          for (int k = 0; k < K; ++k)
+            s += static_cast<double>(A[(size_t)i * K + k]) * (grad ? W[(size_t)k * IC + j] : W[(size_t)j * IC + k]);
+          want[(size_t)i * N + j] = static_cast<float>(0.5 * s + C0[(size_t)i * N + j]);
+          want0[(size_t)i * N + j] = static_cast<float>(0.5 * s);
+        }
+      const std::string label = std::string("packed ") + (grad ? "dy W " : "x W^T ") + std::to_string(M) + "x" +
+                                std::to_string(N) + "x" + std::to_string(K);
+      auto C = C0;
+      sgemm_packed(M, A.data(), K, P, 0.5f, 1.0f, C.data(), N);
+      check_tensor(C.data(), want.data(), C.size(), label + " beta 1", 1e-5);
+      std::vector<float> C2(C0.size(), NAN);
+      sgemm_packed(M, A.data(), K, P, 0.5f, 0.0f, C2.data(), N);
+      check_tensor(C2.data(), want0.data(), C2.size(), label + " beta 0 over NaN", 1e-5);
+      set_num_threads(1);
+      std::vector<float> C1(C0.size(), NAN);
+      sgemm_packed(M, A.data(), K, P, 0.5f, 0.0f, C1.data(), N);
+      set_num_threads(2);
+      expect(C1 == C2, label + ": bitwise identical with 1 and 2 threads");
+    }
+  }
+}
+
 void test_matmul() {
   std::printf("== matmul (nn.Linear) backward vs finite differences\n");
   const int N = 5, IC = 6, OC = 4;
@@ -329,6 +369,7 @@ void test_rng() {
 int main() {
   set_num_threads(2);
   test_gemm();
+  test_gemm_packed();
   test_matmul();
   test_rmsnorm();
   test_rope();

@@ -53,9 +53,11 @@ void run_case(const std::string& name) {
   const int N = b.B * b.T, V = c.vocab_size;
   const float scale = 1.0f / static_cast<float>(b.n_scored());
 
-  // ---- logits and loss with the adapter
+  // ---- logits and loss with the adapter (the base packed for its products, as LoRA training runs it; the
+  // full fine-tuning checks below run the unpacked products)
   Llama m;
-  llama_init(m, w, &lora, N, b.T);
+  llama_init(m, w, &lora, N, b.T, /*pack_frozen=*/true);
+  tk::test::expect(!m.packed_fwd.empty() && !m.lm_head_grad.empty(), name + ": frozen base packed");
   llama_forward(m, b, nullptr);
   std::vector<float> lg((size_t)N * V);
   llama_logits(lg.data(), m, b);

@@ -198,6 +198,8 @@ void micro_kernel_strided_a(float* acc, const float* a, size_t rs, size_t cs, in
          c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
          c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
   const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+  // unrolled: the loop's own increments and branch otherwise cost ~10 % of the FMA throughput
+#pragma GCC unroll 4
   for (int k = 0; k < kc; ++k) {
     const size_t o = (size_t)k * cs;
     __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);

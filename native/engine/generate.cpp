@@ -136,22 +136,6 @@ void decode_matmuls(std::initializer_list<GemvOut> outs, const float* x, int n, 
   });
 }
 
-// a . b over D floats (8 lanes, then a fixed-order horizontal sum, then the tail).
-inline float dot(const float* a, const float* b, int D) {
-  int d = 0;
-  float sum = 0.0f;
-#if defined(TUNEKIT_HAVE_AVX2)
-  __m256 v = _mm256_setzero_ps();
-  for (; d + 8 <= D; d += 8) v = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), v);
-  __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-  h = _mm_add_ss(h, _mm_movehdup_ps(h));
-  sum = _mm_cvtss_f32(h);
-#endif
-  for (; d < D; ++d) sum += a[d] * b[d];
-  return sum;
-}
-
 void decode_matmul(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC) {
   decode_matmuls({{out, W, bias, OC}}, x, n, IC);
 }
@@ -348,18 +332,6 @@ struct Generator::Impl {
                     std::to_string(w.config.vocab_size));
   }
 
-  void rope(std::vector<float>& cos, std::vector<float>& sin, int P) const {
-    const LlamaConfig& c = w.config;
-    cos.assign((size_t)P * (c.head_dim / 2), 0.0f);
-    sin.assign(cos.size(), 0.0f);
-    RopeScaling sc;
-    sc.llama3 = c.rope_llama3;
-    sc.factor = c.rope_factor;
-    sc.low_freq_factor = c.rope_low_freq_factor;
-    sc.high_freq_factor = c.rope_high_freq_factor;
-    sc.original_max_position = c.rope_original_max_position;
-    rope_tables(cos.data(), sin.data(), P, c.head_dim, c.rope_theta, sc);
-  }
 };
 
 namespace {
@@ -516,7 +488,7 @@ GenerateResult Generator::generate(const GenerateRequest& req,
   KVCache cache;
   cache.init(n, S, c.num_hidden_layers, c.num_key_value_heads, c.head_dim);
   std::vector<float> rope_cos, rope_sin;
-  im.rope(rope_cos, rope_sin, S);
+  rope_tables_for(im.w.config, S, rope_cos, rope_sin);
   DecodeBuffers buf;
   buf.init(c, n, lora ? lora->config.r : 0);
   {
@@ -623,7 +595,7 @@ std::vector<float> Generator::forced_logits(const std::vector<int32_t>& prompt, 
     llama_logits(out.data(), m, b);
   }
   std::vector<float> rope_cos, rope_sin;
-  im.rope(rope_cos, rope_sin, P + F);
+  rope_tables_for(im.w.config, P + F, rope_cos, rope_sin);
   DecodeBuffers buf;
   buf.init(c, 1, lora ? lora->config.r : 0);
   for (int i = 0; i < F; ++i) {

@@ -135,6 +135,18 @@ void linear_backward(Llama& m, Grads& g, float* dx, const float* dy, const float
 
 }  // namespace
 
+void rope_tables_for(const LlamaConfig& c, int P, std::vector<float>& cos, std::vector<float>& sin) {
+  cos.assign((size_t)P * (c.head_dim / 2), 0.0f);
+  sin.assign(cos.size(), 0.0f);
+  RopeScaling sc;
+  sc.llama3 = c.rope_llama3;
+  sc.factor = c.rope_factor;
+  sc.low_freq_factor = c.rope_low_freq_factor;
+  sc.high_freq_factor = c.rope_high_freq_factor;
+  sc.original_max_position = c.rope_original_max_position;
+  rope_tables(cos.data(), sin.data(), P, c.head_dim, c.rope_theta, sc);
+}
+
 void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int max_tokens, int max_T,
                 bool pack_frozen) {
   m.w = &w;
@@ -172,21 +184,12 @@ void llama_init(Llama& m, const ModelWeights& w, const LoraWeights* lora, int ma
     *sptrs[i] = p;
     p += ssizes[i];
   }
-  const int half = c.head_dim / 2;
-  m.rope_cos.assign((size_t)max_T * half, 0.0f);
-  m.rope_sin.assign((size_t)max_T * half, 0.0f);
-  RopeScaling sc;
-  sc.llama3 = c.rope_llama3;
-  sc.factor = c.rope_factor;
-  sc.low_freq_factor = c.rope_low_freq_factor;
-  sc.high_freq_factor = c.rope_high_freq_factor;
-  sc.original_max_position = c.rope_original_max_position;
-  rope_tables(m.rope_cos.data(), m.rope_sin.data(), max_T, c.head_dim, c.rope_theta, sc);
+  rope_tables_for(c, max_T, m.rope_cos, m.rope_sin);
 
-  size_t pack_floats = 2 * (size_t)c.vocab_size * C;  // lm_head, both orientations (panels round up to 16)
+  size_t pack_floats = packed_weight_floats(c.vocab_size, C);  // lm_head
   for (int p = 0; p < kNumProj; ++p)
-    pack_floats += 2 * L * (size_t)(proj_in_features(c, static_cast<Proj>(p)) + 16) *
-                   (proj_out_features(c, static_cast<Proj>(p)) + 16);
+    pack_floats += L * packed_weight_floats(proj_out_features(c, static_cast<Proj>(p)),
+                                            proj_in_features(c, static_cast<Proj>(p)));
   m.packed_fwd.clear();
   m.packed_grad.clear();
   m.lm_head_fwd = m.lm_head_grad = PackedWeight{};

@@ -97,6 +97,9 @@ struct Llama {
   PackedWeight lm_head_fwd, lm_head_grad;
 };
 
+// cos/sin tables (P positions x head_dim / 2) of the model's RoPE, with its rope_theta and llama3 scaling.
+void rope_tables_for(const LlamaConfig& c, int P, std::vector<float>& cos, std::vector<float>& sin);
+
 // Packed copies of the frozen weights take two floats per weight; above this many bytes they are not made.
 constexpr size_t kPackedWeightsBudget = size_t{1} << 30;
 

@@ -471,7 +471,15 @@ float max_of(const float* z, int n) {
   return mx;
 }
 
-inline float dot(const float* a, const float* b, int n) {
+// Splits [0, n) into fixed blocks of `grain` and runs them on the pool.
+void parallel_blocks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  int64_t nb = (n + grain - 1) / grain;
+  parallel_for(static_cast<int>(nb), [&](int b) { fn(b * grain, std::min(n, (b + 1) * grain)); });
+}
+
+}  // namespace
+
+float dot(const float* a, const float* b, int n) {
   int i = 0;
   float total = 0.0f;
 #if defined(TUNEKIT_HAVE_AVX2)
@@ -482,24 +490,6 @@ inline float dot(const float* a, const float* b, int n) {
   for (; i < n; ++i) total += a[i] * b[i];
   return total;
 }
-
-// y += a * x
-inline void axpy(float* y, float a, const float* x, int n) {
-  int i = 0;
-#if defined(TUNEKIT_HAVE_AVX2)
-  __m256 va = _mm256_set1_ps(a);
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
-#endif
-  for (; i < n; ++i) y[i] += a * x[i];
-}
-
-// Splits [0, n) into fixed blocks of `grain` and runs them on the pool.
-void parallel_blocks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
-  int64_t nb = (n + grain - 1) / grain;
-  parallel_for(static_cast<int>(nb), [&](int b) { fn(b * grain, std::min(n, (b + 1) * grain)); });
-}
-
-}  // namespace
 
 // =============================================================================================================
 // RMSNorm: transformers' LlamaRMSNorm in fp32: r = rsqrt(mean(x^2) + eps); y = w * (x * r).
@@ -579,8 +569,11 @@ void rope_tables(float* cosv, float* sinv, int P, int D, float theta, const Rope
   }
 }
 
-// out_j = x_j cos - x_{j+D/2} sin; out_{j+D/2} = x_{j+D/2} cos + x_j sin
-void rope_forward(float* x, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D) {
+namespace {
+// Rotates each head's halves by the position's angles: sign = +1 applies RoPE (out_j = x_j cos - x_{j+D/2} sin,
+// out_{j+D/2} = x_{j+D/2} cos + x_j sin), sign = -1 its transpose (the backward pass).
+void rope_rotate(float* x, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D,
+                 float sign) {
   int half = D / 2;
   parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
     for (int64_t i = s; i < e; ++i) {
@@ -589,32 +582,22 @@ void rope_forward(float* x, const float* cosv, const float* sinv, const int32_t*
       for (int h = 0; h < NH; ++h) {
         float* v = x + (i * NH + h) * D;
         for (int j = 0; j < half; ++j) {
-          float a = v[j], b = v[j + half];
-          v[j] = a * c[j] - b * sn[j];
-          v[j + half] = b * c[j] + a * sn[j];
+          const float a = v[j], b = v[j + half], sj = sign * sn[j];
+          v[j] = a * c[j] - b * sj;
+          v[j + half] = b * c[j] + a * sj;
         }
       }
     }
   });
 }
+}  // namespace
 
-// the transpose of the rotation: dx_j = dy_j cos + dy_{j+D/2} sin; dx_{j+D/2} = dy_{j+D/2} cos - dy_j sin
+void rope_forward(float* x, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D) {
+  rope_rotate(x, cosv, sinv, pos, N, NH, D, 1.0f);
+}
+
 void rope_backward(float* dx, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D) {
-  int half = D / 2;
-  parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      const float* c = cosv + (size_t)pos[i] * half;
-      const float* sn = sinv + (size_t)pos[i] * half;
-      for (int h = 0; h < NH; ++h) {
-        float* v = dx + (i * NH + h) * D;
-        for (int j = 0; j < half; ++j) {
-          float a = v[j], b = v[j + half];
-          v[j] = a * c[j] + b * sn[j];
-          v[j + half] = b * c[j] - a * sn[j];
-        }
-      }
-    }
-  });
+  rope_rotate(dx, cosv, sinv, pos, N, NH, D, -1.0f);
 }
 
 // =============================================================================================================
@@ -682,6 +665,34 @@ void tile_gemm(float* C, size_t ldc, int m, int n, const float* a, size_t rs, si
 
 inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
+// A block of query rows [i0, i0 + R) against keys [k0, i0 + R), and the part of the inner dimension each of its
+// tiles needs (tile_gemm's krange).
+struct CausalBlock {
+  int i0, R, k0, D;
+  int last_query(int i) const { return i0 + std::min(i + MR, R) - 1; }  // of the row tile at i
+  // scores (row tiles x key panels, inner dimension D): none when the panel's first key is past the last query
+  auto scores() const {
+    return [this](int i, int j, int* lo, int* hi) {
+      *lo = 0;
+      *hi = k0 + j <= last_query(i) ? D : 0;
+    };
+  }
+  // P V and dS K (row tiles, inner dimension keys): the keys up to the tile's last query
+  auto keys() const {
+    return [this](int i, int, int* lo, int* hi) {
+      *lo = 0;
+      *hi = last_query(i) + 1 - k0;
+    };
+  }
+  // P^T dO and dS^T Q (key tiles, inner dimension queries): the queries from the tile's first key on
+  auto queries() const {
+    return [this](int i, int, int* lo, int* hi) {
+      *lo = std::max(0, k0 + i - i0);
+      *hi = R;
+    };
+  }
+};
+
 // Per-thread buffers of the attention tasks: packed K^T, V^T (D x T), K, V (T x D), the block's Q and dO (R x D),
 // and the block's scores / probabilities and their gradients (R x T).
 struct AttnScratch {
@@ -713,13 +724,11 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
     for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
       const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
       const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
+      const CausalBlock blk{i0, R, k0, D};
       float* S = w.S.data();
-      // S = scale Q_blk K[k0:i1]^T, skipping tiles whose first key is past the tile's last query
+      // S = scale Q_blk K[k0:i1]^T
       tile_gemm(S, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale, false,
-                [&](int i, int j, int* lo, int* hi) {
-                  *lo = 0;
-                  *hi = k0 + j <= i0 + std::min(i + MR, R) - 1 ? D : 0;
-                });
+                blk.scores());
       for (int r = 0; r < R; ++r) {
         const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
         float* sr = S + (size_t)r * nk;
@@ -731,12 +740,9 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
         for (int j = t + 1; j < i1; ++j) sr[j - k0] = 0.0f;
         lse[((size_t)b * H + h) * T + t] = mx + std::log(sum);
       }
-      // O_blk = P V[k0:i1]; a row tile needs keys up to its last query only
-      tile_gemm(O + (size_t)i0 * qs, qs, R, D, S, nk, 1, w.vp.data() + (size_t)k0 * NR,
-                (size_t)T * NR, 1.0f, false, [&](int i, int, int* lo, int* hi) {
-                  *lo = 0;
-                  *hi = i0 + std::min(i + MR, R) - k0;
-                });
+      // O_blk = P V[k0:i1]
+      tile_gemm(O + (size_t)i0 * qs, qs, R, D, S, nk, 1, w.vp.data() + (size_t)k0 * NR, (size_t)T * NR, 1.0f, false,
+                blk.keys());
     }
   });
 }
@@ -773,16 +779,13 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
         const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
         const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
-        const auto below_diagonal = [&](int i, int j, int* lo, int* hi) {
-          *lo = 0;
-          *hi = k0 + j <= i0 + std::min(i + MR, R) - 1 ? D : 0;
-        };
+        const CausalBlock blk{i0, R, k0, D};
         float* P = w.S.data();
         float* dS = w.dP.data();
         tile_gemm(P, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale,
-                  false, below_diagonal);
+                  false, blk.scores());
         tile_gemm(dS, nk, R, nk, dO + (size_t)i0 * qs, qs, 1, w.vt.data() + (size_t)k0 * D, (size_t)D * NR, 1.0f,
-                  false, below_diagonal);
+                  false, blk.scores());
         for (int r = 0; r < R; ++r) {
           const int t = i0 + r, s0 = key_start(seg_start, b * T, t, window);
           float* pr = P + (size_t)r * nk;
@@ -793,21 +796,14 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
           for (int j = s0; j <= t; ++j) dsr[j - k0] = pr[j - k0] * (dsr[j - k0] - Di) * scale;  // scale * dS
           for (int j = t + 1; j < i1; ++j) pr[j - k0] = dsr[j - k0] = 0.0f;
         }
-        // dQ_blk = dS K[k0:i1] (overwriting); a row tile needs keys up to its last query only
-        tile_gemm(dQ + (size_t)i0 * qs, qs, R, D, dS, nk, 1, w.kp.data() + (size_t)k0 * NR,
-                  (size_t)T * NR, 1.0f, false, [&](int i, int, int* lo, int* hi) {
-                    *lo = 0;
-                    *hi = i0 + std::min(i + MR, R) - k0;
-                  });
-        // dK[k0:i1] += dS^T Q_blk and dV[k0:i1] += P^T dO_blk; a key tile needs the queries from its first key on
-        const auto from_first_key = [&](int i, int, int* lo, int* hi) {
-          *lo = std::max(0, k0 + i - i0);
-          *hi = R;
-        };
+        // dQ_blk = dS K[k0:i1] (overwriting)
+        tile_gemm(dQ + (size_t)i0 * qs, qs, R, D, dS, nk, 1, w.kp.data() + (size_t)k0 * NR, (size_t)T * NR, 1.0f,
+                  false, blk.keys());
+        // dK[k0:i1] += dS^T Q_blk and dV[k0:i1] += P^T dO_blk
         pack_b_strided(w.qb.data(), Q + (size_t)i0 * qs, qs, 1, R, D);
         pack_b_strided(w.db.data(), dO + (size_t)i0 * qs, qs, 1, R, D);
-        tile_gemm(dK + (size_t)k0 * ks, ks, nk, D, dS, 1, nk, w.qb.data(), (size_t)R * NR, 1.0f, true, from_first_key);
-        tile_gemm(dV + (size_t)k0 * ks, ks, nk, D, P, 1, nk, w.db.data(), (size_t)R * NR, 1.0f, true, from_first_key);
+        tile_gemm(dK + (size_t)k0 * ks, ks, nk, D, dS, 1, nk, w.qb.data(), (size_t)R * NR, 1.0f, true, blk.queries());
+        tile_gemm(dV + (size_t)k0 * ks, ks, nk, D, P, 1, nk, w.db.data(), (size_t)R * NR, 1.0f, true, blk.queries());
       }
     }
   });
@@ -816,6 +812,10 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
 // =============================================================================================================
 // Products with a frozen weight packed once (see ops.h)
 // =============================================================================================================
+size_t packed_weight_floats(int OC, int IC) {
+  return (size_t)round_up(OC, NR) * IC + (size_t)round_up(IC, NR) * OC;
+}
+
 PackedWeight pack_weight_forward(const float* W, int OC, int IC) {
   PackedWeight p;
   p.K = IC;
@@ -977,8 +977,7 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
   for (int c0 = 0; c0 < NS; c0 += chunk) {
     int R = std::min(chunk, NS - c0);
     for (int r = 0; r < R; ++r) std::memcpy(xs + (size_t)r * C, x + (size_t)rows[c0 + r] * C, sizeof(float) * C);
-    if (Wf) sgemm_packed(R, xs, C, *Wf, 1.0f, 0.0f, z, V);  // z = xs W^T
-    else sgemm(false, true, R, V, C, 1.0f, xs, C, W, C, 0.0f, z, V);
+    matmul_forward(z, xs, W, nullptr, R, C, V, false, Wf);  // z = xs W^T
     parallel_blocks(R, 4, [&](int64_t s, int64_t e) {
       for (int64_t r = s; r < e; ++r) {
         float* zr = z + (size_t)r * V;
@@ -999,8 +998,7 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
       }
     });
     if (dx) {
-      if (Wb) sgemm_packed(R, z, V, *Wb, 1.0f, 0.0f, dxs, C);  // dxs = dz W
-      else sgemm(false, false, R, C, V, 1.0f, z, V, W, C, 0.0f, dxs, C);
+      matmul_backward_input(dxs, z, W, R, C, V, false, Wb);  // dxs = dz W
       for (int r = 0; r < R; ++r) std::memcpy(dx + (size_t)rows[c0 + r] * C, dxs + (size_t)r * C, sizeof(float) * C);
       if (dW) sgemm(true, false, V, C, R, 1.0f, z, V, xs, C, 1.0f, dW, C);  // dW += dz^T xs
     }

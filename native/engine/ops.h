@@ -46,6 +46,8 @@ struct PackedWeight {
 PackedWeight pack_weight_forward(const float* W, int OC, int IC);
 // ... and for dy W (the activation gradient; op(B) = W, K = OC, N = IC).
 PackedWeight pack_weight_input_grad(const float* W, int OC, int IC);
+// Floats both packings of a weight (OC, IC) take.
+size_t packed_weight_floats(int OC, int IC);
 // C (M, B.N) = alpha * A (M, B.K; row-major, leading dimension lda) op(B) + beta * C, beta 0 or 1.
 void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float alpha, float beta, float* C, int ldc);
 
@@ -113,6 +115,9 @@ void add_inplace(float* a, const float* b, int64_t n);                          
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
                const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace,
                const PackedWeight* Wf = nullptr, const PackedWeight* Wb = nullptr);
+
+// a . b over n floats: 8 lanes, a fixed-order horizontal sum, then the tail (the same bits at any thread count).
+float dot(const float* a, const float* b, int n);
 
 // Index of the first maximum of z[0..n) (torch.argmax semantics); 0 when n <= 0 or no element compares equal to
 // the maximum (NaN logits).

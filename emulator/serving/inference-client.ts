@@ -5,31 +5,16 @@
  * request starts a fresh child. The native addon is only ever loaded in the child.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type ChildEntry, childEntry } from '../child-entry';
 import { EmulatorError } from '../store/errors';
 import type { ChatJob, ChatOutcome, ChildMessage, ChoiceDelta, MergeJob, ParentMessage } from './protocol';
 
-/** How to start the child: the module to fork and the Node flags it needs. */
-export interface InferenceEntry {
-  modulePath: string;
-  execArgv: string[];
-}
+/** How to start the inference child. */
+export type InferenceEntry = ChildEntry;
 
-/**
- * From source (tests, tsx) the entry is inference-process.ts through tsx's loader; from the built package it is
- * dist/inference.js beside the bundle that holds this code.
- */
+/** emulator/serving/inference-process.ts from source, dist/inference.js from the built package. */
 export function defaultInferenceEntry(): InferenceEntry {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const source = path.join(here, 'inference-process.ts');
-  if (fs.existsSync(source) && fileURLToPath(import.meta.url).endsWith('.ts')) {
-    const tsx = createRequire(import.meta.url).resolve('tsx');
-    return { modulePath: source, execArgv: ['--import', pathToFileURL(tsx).href] };
-  }
-  return { modulePath: path.join(here, 'inference.js'), execArgv: [] };
+  return childEntry(import.meta.url, 'inference');
 }
 
 export interface ChatResult extends ChatOutcome {

@@ -1,29 +1,14 @@
 /** Starting a trainer child process (emulator/worker/trainer-process.ts) and talking to it. */
 import { type ChildProcess, fork } from 'node:child_process';
-import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
-import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type ChildEntry, childEntry } from '../child-entry';
 import type { ChildMessage, ParentMessage } from './protocol';
 
-/** How to start the trainer: the module to fork and the Node flags it needs. */
-export interface TrainerEntry {
-  modulePath: string;
-  execArgv: string[];
-}
+/** How to start the trainer child. */
+export type TrainerEntry = ChildEntry;
 
-/**
- * From source (tests, tsx) the entry is trainer-process.ts, run through tsx's loader; from the built package it is
- * dist/trainer.js beside the bundle that holds this code.
- */
+/** emulator/worker/trainer-process.ts from source, dist/trainer.js from the built package. */
 export function defaultTrainerEntry(): TrainerEntry {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const source = path.join(here, 'trainer-process.ts');
-  if (fs.existsSync(source) && fileURLToPath(import.meta.url).endsWith('.ts')) {
-    const tsx = createRequire(import.meta.url).resolve('tsx');
-    return { modulePath: source, execArgv: ['--import', pathToFileURL(tsx).href] };
-  }
-  return { modulePath: path.join(here, 'trainer.js'), execArgv: [] };
+  return childEntry(import.meta.url, 'trainer');
 }
 
 export interface ChildExit {

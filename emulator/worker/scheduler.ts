@@ -121,14 +121,7 @@ export class Scheduler {
         'invalid_job_state',
       );
     }
-    const changed = this.store.jobs.transition(jobId, {
-      from: ['validating_files', 'queued', 'running', 'paused'],
-      to: 'cancelled',
-      patch: { estimated_finish: null },
-      events: [{ message: TEXT.cancelled }],
-    });
-    this.active.get(jobId)?.stop();
-    return changed?.job ?? this.require(projectId, jobId);
+    return this.stopJob(projectId, jobId, ['validating_files', 'queued', 'running', 'paused'], 'cancelled');
   }
 
   pause(projectId: string, jobId: string): FineTuningJob {
@@ -142,11 +135,21 @@ export class Scheduler {
         'invalid_job_state',
       );
     }
+    return this.stopJob(projectId, jobId, ['queued', 'running'], 'paused');
+  }
+
+  /** Moves the job to `to` (with its event) and stops its trainer, which leaves a checkpoint behind. */
+  private stopJob(
+    projectId: string,
+    jobId: string,
+    from: FineTuningJob['status'][],
+    to: 'cancelled' | 'paused',
+  ): FineTuningJob {
     const changed = this.store.jobs.transition(jobId, {
-      from: ['queued', 'running'],
-      to: 'paused',
+      from,
+      to,
       patch: { estimated_finish: null },
-      events: [{ message: TEXT.paused }],
+      events: [{ message: TEXT[to] }],
     });
     this.active.get(jobId)?.stop();
     return changed?.job ?? this.require(projectId, jobId);

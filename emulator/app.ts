@@ -15,7 +15,13 @@ import type { z } from 'zod';
 import { foldBracketQuery } from './contract/common';
 import { type RouteDef, routes, toFastifyPath } from './contract/routes';
 import { authenticate, type Caller } from './http/auth';
-import { installErrorHandlers, sendError } from './http/errors';
+import {
+  clientErrorHandler,
+  frameworkErrors,
+  installErrorHandlers,
+  MAX_PARAM_LENGTH,
+  sendError,
+} from './http/errors';
 import type { InferenceService, JobControl, ModelCatalog, RouteHandlers, Services } from './routes/context';
 import { handlers } from './routes/index';
 import { InferenceClient } from './serving/inference-client';
@@ -78,8 +84,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     requestIdHeader: false,
     bodyLimit: JSON_BODY_LIMIT,
     // `ft:` model ids with a suffix and a checkpoint step run past find-my-way's default of 100.
-    routerOptions: { maxParamLength: 2048, ignoreTrailingSlash: true },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH, ignoreTrailingSlash: true },
     forceCloseConnections: true,
+    // Errors raised before a route runs (router, HTTP parser) leave in the OpenAI error shape too.
+    frameworkErrors,
+    clientErrorHandler: clientErrorHandler(nextRequestId),
   });
   app.decorateRequest('caller', null);
   // Callback-style hooks: an async hook costs a promise and a microtask turn on every request.

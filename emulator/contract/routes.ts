@@ -113,13 +113,15 @@ const ERROR_DESCRIPTIONS = {
   403: 'The operation is not permitted on this object.',
   404: 'No such object.',
   413: "The upload is larger than the server accepts (the emulator's `--max-upload-bytes`).",
+  414: 'A path parameter is longer than 2048 characters.',
   415: 'The body is not in a media type this route reads (JSON, or multipart/form-data for uploads).',
+  431: 'The request headers are larger than the HTTP parser accepts.',
   500: 'The server failed while processing the request (e.g. its inference process died); retrying may succeed.',
 } as const;
 
-/** Errors any request can meet before its route runs: a malformed body or header, too large a body, a body in a
- * media type the route does not read. */
-const REQUEST_ERRORS = [400, 413, 415] as const;
+/** Errors any request can meet before its route runs: a malformed body, URL or header, too large a body, a body in
+ * a media type the route does not read, too long a path parameter, too large headers. */
+const REQUEST_ERRORS = [400, 413, 414, 415, 431] as const;
 
 /** Error responses, all with the `ErrorBody` shape: the route's own codes plus {@link REQUEST_ERRORS}. */
 function errors<const C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[]) {

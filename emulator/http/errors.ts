@@ -3,6 +3,8 @@
  * ever sent: a global error handler (framework, multipart, zod and unexpected errors) and a 404 handler.
  * Reference §5 and §8.8–8.9 of shared/reference/openai-fine-tuning.md.
  */
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type ErrorBody, errorBodyFromZod } from '../contract/common';
@@ -44,7 +46,14 @@ function errorBody(
   return { error: { message, type, param, code } };
 }
 
-/** Maps an error Fastify or one of its plugins raised (bad JSON, body too large, multipart limits…). */
+/** The longest path parameter the router accepts (`ft:` model ids with a suffix and a checkpoint step run long). */
+export const MAX_PARAM_LENGTH = 2048;
+
+/**
+ * Maps an error Fastify, its router, Node's HTTP parser or @fastify/multipart raised (bad JSON, body too large,
+ * multipart limits, a malformed or too long URL…). Every code a request can trigger is listed in
+ * test/emulator/server/framework-errors.test.ts, which sends each through the official SDK.
+ */
 function frameworkErrorBody(error: FastifyError, request: FastifyRequest): [number, ErrorBody] {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -86,6 +95,38 @@ function frameworkErrorBody(error: FastifyError, request: FastifyRequest): [numb
     case 'FST_FILES_LIMIT':
     case 'FST_FIELDS_LIMIT':
       return [400, errorBody(`Too many multipart parts: ${error.message}`, 'invalid_request_error')];
+    case 'FST_PROTO_VIOLATION':
+    case 'FST_INVALID_JSON_FIELD_ERROR':
+    case 'FST_MP_PREMATURE_CLOSE':
+      return [
+        400,
+        errorBody(
+          `Malformed multipart/form-data body: ${error.message}.`,
+          'invalid_request_error',
+          null,
+          'invalid_multipart',
+        ),
+      ];
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return [
+        414,
+        errorBody(
+          `A path parameter of ${request.method} ${pathOf(request.raw.url).slice(0, 80)}… is longer than ${MAX_PARAM_LENGTH} characters.`,
+          'invalid_request_error',
+          null,
+          'path_too_long',
+        ),
+      ];
+    case 'FST_ERR_BAD_URL':
+      return [
+        400,
+        errorBody(
+          `Invalid URL (${request.method} ${pathOf(request.raw.url).slice(0, 200)}): a path segment is not valid percent-encoded UTF-8.`,
+          'invalid_request_error',
+          null,
+          'invalid_url',
+        ),
+      ];
     default: {
       const status = error.statusCode ?? 500;
       if (status >= 400 && status < 500) {
@@ -96,10 +137,70 @@ function frameworkErrorBody(error: FastifyError, request: FastifyRequest): [numb
   }
 }
 
+function pathOf(url: string | undefined): string {
+  return (url ?? '/').split('?')[0] ?? '/';
+}
+
 function tooLargeMessage(error: FastifyError): string {
   return error.code === 'FST_REQ_FILE_TOO_LARGE'
     ? 'The uploaded file is larger than this server accepts (--max-upload-bytes).'
     : 'The request body is larger than this server accepts.';
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors its router raises before any route or hook runs (a path parameter
+ * past {@link MAX_PARAM_LENGTH}, a malformed percent-encoding), answered like every other error.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  const [status, body] = frameworkErrorBody(error, request);
+  sendError(reply, status, body);
+}
+
+/** What Node's HTTP parser refuses before Fastify sees a request: status and OpenAI error fields. */
+function clientErrorAnswer(error: NodeJS.ErrnoException): [number, string, string] {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return [431, 'The request headers are larger than this server accepts.', 'headers_too_large'];
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return [408, 'The request was not received in time.', 'request_timeout'];
+    case 'HPE_INVALID_METHOD':
+      return [400, 'The request method is not a valid HTTP method.', 'invalid_request'];
+    case 'HPE_INVALID_TRANSFER_ENCODING':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return [
+        400,
+        'The request has both Content-Length and Transfer-Encoding, or a bad one.',
+        'invalid_request',
+      ];
+    default:
+      return [400, 'The request is not valid HTTP/1.1.', 'invalid_request'];
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: a request Node's HTTP parser refused (headers past the size limit, a
+ * malformed request line or header, conflicting Content-Length/Transfer-Encoding, a timeout) gets OpenAI's error
+ * shape and an `x-request-id` written on the raw socket, which is then closed (the stream cannot be resynchronised).
+ */
+export function clientErrorHandler(nextRequestId: () => string) {
+  return (error: NodeJS.ErrnoException, socket: Duplex): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    if (socket.writable) {
+      const [status, message, code] = clientErrorAnswer(error);
+      const body = JSON.stringify(errorBody(message, 'invalid_request_error', null, code));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+          `content-type: application/json; charset=utf-8\r\n` +
+          `content-length: ${Buffer.byteLength(body)}\r\n` +
+          `x-request-id: ${nextRequestId()}\r\n` +
+          (RETRIED_STATUSES.has(status) ? 'x-should-retry: false\r\n' : '') +
+          `connection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }
 
 /** Installs the error and not-found handlers: every failure leaves in the OpenAI error shape. */

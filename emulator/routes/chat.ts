@@ -12,6 +12,7 @@ import { chatJob, systemFingerprint } from '../serving/chat-request';
 import type { ChatResult } from '../serving/inference-client';
 import type { ChoiceDelta, FinishReason, TokenLogprob } from '../serving/protocol';
 import { EmulatorError } from '../store/errors';
+import { buildMerges } from '../worker/models';
 import type { RouteHandler } from './context';
 
 type Usage = NonNullable<ChatCompletion['usage']>;
@@ -51,6 +52,8 @@ export const createChatCompletion: RouteHandler<'createChatCompletion'> = async 
       'model_not_found',
     );
   }
+  // A model tuned from a LoRA `ft:` model runs on its parent's merged weights (cached; rebuilt if removed).
+  await buildMerges(model.merges, (step) => services.inference.merge(step));
   const job = chatJob(body, model);
   const fingerprint = systemFingerprint(services.version, job);
   const id = `chatcmpl-${randomBytes(15).toString('base64url')}`;

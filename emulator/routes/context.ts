@@ -24,7 +24,7 @@ export type JobControl = Pick<Scheduler, 'createJob' | 'cancel' | 'pause' | 'res
 export type InferenceService = Pick<InferenceClient, 'chat' | 'merge'>;
 
 /** Every model a project can use (built-in, `--models-dir`, hosted-name stand-ins, its fine-tuned models). */
-export type ModelCatalog = Pick<ModelRegistry, 'list' | 'resolve'>;
+export type ModelCatalog = Pick<ModelRegistry, 'list' | 'resolve' | 'trainingBase'>;
 
 export interface Services {
   store: Store;

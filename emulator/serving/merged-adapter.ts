@@ -11,6 +11,7 @@ import { create as createTar } from 'tar';
 import type { Adapter } from '../contract/adapters';
 import type { InferenceService, ModelCatalog } from '../routes/context';
 import { EmulatorError } from '../store/errors';
+import { buildMerges } from '../worker/models';
 
 export async function sendMergedAdapter(options: {
   projectId: string;
@@ -21,7 +22,8 @@ export async function sendMergedAdapter(options: {
   reply: FastifyReply;
 }): Promise<FastifyReply> {
   const { adapter, reply } = options;
-  const base = options.models.resolve(options.projectId, adapter.base_model);
+  // The adapter's base: a plain model, or (an adapter trained from a LoRA `ft:` model) that model merged.
+  const base = options.models.trainingBase(options.projectId, adapter.base_model);
   if (!base) {
     throw new EmulatorError(
       404,
@@ -30,14 +32,7 @@ export async function sendMergedAdapter(options: {
       'model_not_found',
     );
   }
-  if (base.adapterDir !== null) {
-    throw new EmulatorError(
-      400,
-      `Adapter ${adapter.id} was trained on top of another adapter (${adapter.base_model}); merging stacked adapters is not supported by the tunekit emulator.`,
-      'format',
-      'unsupported_format',
-    );
-  }
+  await buildMerges(base.merges, (step) => options.inference.merge(step));
   const outDir = mkdtempSync(join(tmpdir(), 'tunekit-merged-'));
   const cleanup = () => rmSync(outDir, { recursive: true, force: true });
   try {

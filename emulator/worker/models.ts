@@ -6,7 +6,9 @@
  *   - hosted names (`gpt-4o-mini-2024-07-18`, `meta-llama/Llama-3.1-8B-Instruct`, ...) mapped to a local stand-in
  *     by `DEFAULT_HOSTED_MODELS` (overridable): a `--models-dir` folder of the hosted name wins, then the table's
  *     stand-in, which is the built-in model unless overridden;
- *   - the calling project's fine-tuned models and checkpoints (from the store).
+ *   - the calling project's fine-tuned models and checkpoints (from the store). A model fine-tuned from a LoRA
+ *     fine-tuned model (`model: "ft:…"`) was trained on its parent's base with the parent's adapter merged in, a
+ *     folder cached under `<data>/merged/<adapter id>` (built once, by whoever needs it first: see `merges`).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -65,6 +67,28 @@ export interface ResolvedModel {
   localId: string;
   /** Fine-tuned models only: the job that made it. */
   jobId?: string;
+  /** LoRA fine-tuned models only: the adapter's id (the key of its merged-base cache). */
+  adapterId?: string;
+  /**
+   * Cached merged folders that `modelDir` (or `trainingBase`) needs and that are not on disk yet, oldest ancestor
+   * first: build them in order with `buildMerges` before loading the weights.
+   */
+  merges: MergeStep[];
+}
+
+/** Folding `adapterDir` into the plain model folder `modelDir` gives the folder `outDir`. */
+export interface MergeStep {
+  modelDir: string;
+  adapterDir: string;
+  outDir: string;
+}
+
+/** The weights a new training (or a merged download) starts from: one plain HF folder, no adapter. */
+export interface TrainingBase {
+  modelDir: string;
+  localId: string;
+  /** Missing cached merges to build first, oldest ancestor first. */
+  merges: MergeStep[];
 }
 
 export interface ModelRegistryOptions {
@@ -126,7 +150,8 @@ export class ModelRegistry {
     if (base) return base;
     const tuned = this.options.store.models.find(projectId, name);
     if (!tuned) return undefined;
-    const parent = this.resolveBase(tuned.baseModel, new Set());
+    // The parent is a base model, or (a job started from an `ft:` model) a fine-tuned model: its training base.
+    const parent = this.trainingBase(projectId, tuned.baseModel);
     if (!parent) return undefined;
     if (tuned.weightsDir) {
       return {
@@ -136,12 +161,13 @@ export class ModelRegistry {
         adapterDir: null,
         localId: parent.localId,
         jobId: tuned.jobId,
+        merges: [],
       };
     }
     const adapterDir = tuned.adapterId
       ? this.options.store.adapters.dir(projectId, tuned.adapterId)
       : undefined;
-    if (!adapterDir) return undefined;
+    if (!adapterDir || !tuned.adapterId) return undefined;
     return {
       id: name,
       kind: 'fine-tuned',
@@ -149,7 +175,26 @@ export class ModelRegistry {
       adapterDir,
       localId: parent.localId,
       jobId: tuned.jobId,
+      adapterId: tuned.adapterId,
+      merges: parent.merges,
     };
+  }
+
+  /**
+   * The plain model folder that training on `name` starts from: the model itself for a base model or a full
+   * fine-tune; for a LoRA fine-tuned model, its base with its adapter merged in (cached per adapter).
+   */
+  trainingBase(projectId: string, name: string): TrainingBase | undefined {
+    const model = this.resolve(projectId, name);
+    if (!model) return undefined;
+    if (model.adapterDir === null || model.adapterId === undefined) {
+      return { modelDir: model.modelDir, localId: model.localId, merges: model.merges };
+    }
+    const outDir = path.join(this.options.store.paths.root, 'merged', model.adapterId);
+    const merges = fs.existsSync(path.join(outDir, 'config.json'))
+      ? []
+      : [...model.merges, { modelDir: model.modelDir, adapterDir: model.adapterDir, outDir }];
+    return { modelDir: outDir, localId: model.localId, merges };
   }
 
   private resolveBase(name: string, seen: Set<string>): ResolvedModel | undefined {
@@ -157,15 +202,48 @@ export class ModelRegistry {
     if (modelsDir && !name.includes('..') && !path.isAbsolute(name)) {
       const dir = path.join(modelsDir, name);
       if (isModelFolder(dir))
-        return { id: name, kind: 'local', modelDir: dir, adapterDir: null, localId: name };
+        return { id: name, kind: 'local', modelDir: dir, adapterDir: null, localId: name, merges: [] };
     }
     if (name === BUILTIN_MODEL) {
-      return { id: name, kind: 'builtin', modelDir: builtinDir, adapterDir: null, localId: BUILTIN_MODEL };
+      return {
+        id: name,
+        kind: 'builtin',
+        modelDir: builtinDir,
+        adapterDir: null,
+        localId: BUILTIN_MODEL,
+        merges: [],
+      };
     }
     const standIn = this.hosted[name];
     if (standIn === undefined || seen.has(name)) return undefined;
     seen.add(name);
     const target = this.resolveBase(standIn, seen);
     return target && { ...target, id: name, kind: 'hosted' };
+  }
+}
+
+/**
+ * Builds the missing merged folders of `merges` in order, each written to a temporary sibling and renamed into
+ * place, so a crash never leaves a half-written folder that looks complete. `merge` is the engine's
+ * mergeAdapter (in a trainer child) or the inference process's.
+ */
+export async function buildMerges(
+  merges: readonly MergeStep[],
+  merge: (step: MergeStep) => Promise<void>,
+): Promise<void> {
+  for (const step of merges) {
+    if (fs.existsSync(path.join(step.outDir, 'config.json'))) continue;
+    fs.mkdirSync(path.dirname(step.outDir), { recursive: true });
+    const tmp = `${step.outDir}.tmp-${process.pid}-${Date.now()}`;
+    try {
+      await merge({ ...step, outDir: tmp });
+      // Another process may have built it meanwhile: keep the first complete one.
+      if (!fs.existsSync(path.join(step.outDir, 'config.json'))) {
+        fs.rmSync(step.outDir, { recursive: true, force: true });
+        fs.renameSync(tmp, step.outDir);
+      }
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
   }
 }

@@ -1,6 +1,7 @@
 /** Messages between the scheduler (server process) and a trainer child process, over the fork IPC channel. */
 import type { TrainOptions, TrainProgress, TrainResult } from '../../native/index';
 import type { PreparedDataset } from '../data';
+import type { MergeStep } from './models';
 
 /** The engine's training options, progress reports and result (native/index.ts). */
 export type EngineTrainOptions = TrainOptions;
@@ -9,6 +10,8 @@ export type EngineTrainResult = TrainResult;
 
 export interface PrepareRequest {
   type: 'prepare';
+  /** Cached merged folders to build first (a job started from a LoRA `ft:` model trains on the merged model). */
+  merges: MergeStep[];
   modelDir: string;
   maxSeqLength: number;
   training: { inputFile: string; outputFile: string };

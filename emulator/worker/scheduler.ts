@@ -95,14 +95,6 @@ export class Scheduler {
         'model_not_available',
       );
     }
-    if (model.kind === 'fine-tuned') {
-      throw new EmulatorError(
-        400,
-        `Fine-tuning a fine-tuned model (${params.model}) is not supported by tunekit yet; use its base model.`,
-        'model',
-        'model_not_available',
-      );
-    }
     this.checkFile(projectId, params.training_file, 'training_file');
     if (params.validation_file) this.checkFile(projectId, params.validation_file, 'validation_file');
     const job = this.store.jobs.create(projectId, { params, organizationId });

@@ -4,6 +4,7 @@
  * process ends itself when the parent goes away (a killed server must not leave training running).
  */
 import { DatasetError, ModelTokenizer, prepareDataset } from '../data';
+import { buildMerges } from './models';
 import type { ChildMessage, EngineTrainOptions, ParentMessage, PrepareRequest } from './protocol';
 
 function send(message: ChildMessage): Promise<void> {
@@ -15,6 +16,11 @@ function send(message: ChildMessage): Promise<void> {
 
 async function prepare(request: PrepareRequest): Promise<ChildMessage> {
   try {
+    if (request.merges.length > 0) {
+      // Imported here, in the child, so the server process never loads the addon.
+      const { mergeAdapter } = await import('../../native/generate');
+      await buildMerges(request.merges, mergeAdapter);
+    }
     const tokenizer = ModelTokenizer.load(request.modelDir);
     const training = await prepareDataset({
       ...request.training,

@@ -47,6 +47,7 @@ describe('ModelRegistry', () => {
       modelDir: '/builtin',
       adapterDir: null,
       localId: BUILTIN_MODEL,
+      merges: [],
     });
     expect(registry.resolve(A, 'Qwen/Qwen2.5-0.5B-Instruct')).toMatchObject({
       kind: 'local',
@@ -105,8 +106,44 @@ describe('ModelRegistry', () => {
       adapterDir: store.adapters.dir(A, adapter.id),
       localId: BUILTIN_MODEL,
       jobId: job.id,
+      adapterId: adapter.id,
+      merges: [],
     });
     expect(registry.resolve(B, 'ft:gpt-4o-mini-2024-07-18:tunekit::abc')).toBeUndefined();
+
+    // A model tuned from that `ft:` model: its base is the first adapter merged into the built-in weights,
+    // cached per adapter; the merge is listed until its folder exists.
+    const merged = path.join(store.paths.root, 'merged', adapter.id);
+    expect(registry.trainingBase(A, 'ft:gpt-4o-mini-2024-07-18:tunekit::abc')).toEqual({
+      modelDir: merged,
+      localId: BUILTIN_MODEL,
+      merges: [{ modelDir: '/builtin', adapterDir: store.adapters.dir(A, adapter.id), outDir: merged }],
+    });
+    const second = store.adapters.insert(A, {
+      jobId: job.id,
+      fineTunedModel: 'ft:gpt-4o-mini-2024-07-18:tunekit::def',
+      baseModel: 'ft:gpt-4o-mini-2024-07-18:tunekit::abc',
+      step: 3,
+      sourceDir: peft,
+    });
+    store.models.register(A, {
+      id: 'ft:gpt-4o-mini-2024-07-18:tunekit::def',
+      jobId: job.id,
+      baseModel: 'ft:gpt-4o-mini-2024-07-18:tunekit::abc',
+      adapterId: second.id,
+      weightsDir: null,
+      checkpointStep: null,
+      ownedBy: 'org-a',
+    });
+    const chained = registry.resolve(A, 'ft:gpt-4o-mini-2024-07-18:tunekit::def');
+    expect(chained).toMatchObject({ modelDir: merged, adapterDir: store.adapters.dir(A, second.id) });
+    expect(chained?.merges.map((m) => m.outDir)).toEqual([merged]);
+    fs.mkdirSync(merged, { recursive: true });
+    fs.writeFileSync(path.join(merged, 'config.json'), '{}');
+    expect(registry.resolve(A, 'ft:gpt-4o-mini-2024-07-18:tunekit::def')?.merges).toEqual([]);
+    expect(
+      registry.trainingBase(A, 'ft:gpt-4o-mini-2024-07-18:tunekit::def')?.merges.map((m) => m.outDir),
+    ).toEqual([path.join(store.paths.root, 'merged', second.id)]);
     expect(registry.list(A).at(-1)).toMatchObject({
       id: 'ft:gpt-4o-mini-2024-07-18:tunekit::abc',
       owned_by: 'org-a',

@@ -58,6 +58,30 @@ export interface TrainOptions {
   evalEverySteps?: number;
   /** Continue from `latest` in checkpointDir. */
   resume?: boolean;
+  /** What is optimised; omit for SFT's token-mean CE. */
+  objective?: ObjectiveOptions;
+}
+
+/**
+ * A preference objective (mirrors tk::ObjectiveOptions, native/engine/objectives/preference.h; TRL's names and
+ * defaults). The token file holds whole sequences (labels -100 on the prompt): for `dpo` rows 2i / 2i+1 are pair i's
+ * chosen / rejected answer; for `kto` one row per example with `desirable` giving its label.
+ */
+export interface ObjectiveOptions {
+  method: 'sft' | 'dpo' | 'kto';
+  /** dpo: any of sigmoid, hinge, ipo, robust, sigmoid_norm, sft (summed with lossWeights); or simpo / orpo alone. */
+  lossTypes?: string[];
+  lossWeights?: number[];
+  beta?: number;
+  labelSmoothing?: number;
+  simpoGamma?: number;
+  cpoAlpha?: number;
+  referenceFree?: boolean;
+  desirableWeight?: number;
+  undesirableWeight?: number;
+  /** kto: one flag per example of trainTokens / validTokens (1 = desirable). */
+  desirable?: number[];
+  validDesirable?: number[];
 }
 
 /** One optimizer step's report (mirrors tk::Progress). */
@@ -81,6 +105,12 @@ export interface TrainProgress {
   checkpointPath: string;
   /** -1 unless this is the first report after a resume. */
   resumedFromStep: number;
+  /**
+   * The objective's metrics with TRL's names (`rewards/chosen`, `rewards/rejected`, `rewards/accuracies`,
+   * `rewards/margins`, `logps/chosen`, `logps/rejected`, ...; `valid_`/`full_valid_` prefixed for validation);
+   * empty for SFT.
+   */
+  metrics: Record<string, number>;
 }
 
 export interface TrainCheckpoint {

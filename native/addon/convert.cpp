@@ -105,6 +105,20 @@ std::vector<int32_t> OptionReader::int32s(const char* key) {
   return out;
 }
 
+std::vector<double> OptionReader::numbers(const char* key) {
+  Napi::Value v = get(key);
+  std::vector<double> out;
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) fail(key, "an array of finite numbers");
+  Napi::Array a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value e = a.Get(i);
+    if (!e.IsNumber() || !std::isfinite(e.As<Napi::Number>().DoubleValue())) fail(key, "an array of finite numbers");
+    out.push_back(e.As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
 void OptionReader::finish() {
   Napi::Array keys = obj_.GetPropertyNames();
   for (uint32_t i = 0; i < keys.Length(); i++) {
@@ -163,6 +177,33 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
   o.checkpoint_each_epoch = r.boolean("checkpointEachEpoch", o.checkpoint_each_epoch);
   o.eval_every_steps = r.integer("evalEverySteps", o.eval_every_steps, 0);
   o.resume = r.boolean("resume", o.resume);
+  Napi::Value objective = r.raw("objective");
+  if (!objective.IsUndefined()) {
+    OptionReader j(objective, "options.objective");
+    tk::ObjectiveOptions& ob = o.objective;
+    ob.method = j.string("method", false, ob.method);
+    std::vector<std::string> types = j.strings("lossTypes");
+    if (!types.empty()) ob.loss_types = types;
+    ob.loss_weights = j.numbers("lossWeights");
+    ob.beta = j.number("beta", ob.beta);
+    ob.label_smoothing = j.number("labelSmoothing", ob.label_smoothing);
+    ob.simpo_gamma = j.number("simpoGamma", ob.simpo_gamma);
+    ob.cpo_alpha = j.number("cpoAlpha", ob.cpo_alpha);
+    ob.reference_free = j.boolean("referenceFree", ob.reference_free);
+    ob.desirable_weight = j.number("desirableWeight", ob.desirable_weight);
+    ob.undesirable_weight = j.number("undesirableWeight", ob.undesirable_weight);
+    for (const char* key : {"desirable", "validDesirable"}) {
+      if (j.raw(key).IsUndefined()) continue;
+      std::vector<uint8_t>& dst = key[0] == 'd' ? ob.desirable : ob.valid_desirable;
+      for (int32_t f : j.int32s(key)) dst.push_back(f != 0);
+    }
+    j.finish();
+    try {
+      tk::validate_objective(ob);
+    } catch (const tk::Error& e) {
+      throw Napi::TypeError::New(value.Env(), std::string("options.") + e.what());
+    }
+  }
   r.finish();
   return o;
 }
@@ -186,6 +227,9 @@ Napi::Object progress_to_js(Napi::Env env, const tk::Progress& p) {
   o.Set("fullValidMeanTokenAccuracy", p.full_valid_mean_token_accuracy);
   o.Set("checkpointPath", p.checkpoint_path);
   o.Set("resumedFromStep", p.resumed_from_step);
+  Napi::Object metrics = Napi::Object::New(env);
+  for (const auto& [name, v] : p.metrics) metrics.Set(name, v);
+  o.Set("metrics", metrics);
   return o;
 }
 

@@ -31,6 +31,7 @@ class OptionReader {
   uint64_t uint64(const char* key, uint64_t fallback);  // a safe-integer number or a BigInt
   std::vector<std::string> strings(const char* key);     // array of strings; empty when absent
   std::vector<int32_t> int32s(const char* key);          // Int32Array or array of integers (required)
+  std::vector<double> numbers(const char* key);          // array of finite numbers; empty when absent
   Napi::Value raw(const char* key);                      // undefined when absent
   // Throws on any key that none of the getters asked for.
   void finish();

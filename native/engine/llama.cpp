@@ -271,7 +271,18 @@ LossStats llama_loss(Llama& m, const Batch& b) {
   return s;
 }
 
-LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, const DropoutCtx* drop) {
+LossStats llama_token_ce(Llama& m, const Batch& b, float* row_ce, uint8_t* row_correct) {
+  check_targets(b, m.c.vocab_size);
+  LossStats s;
+  lmhead_ce(&s.loss_sum, &s.n_correct, nullptr, nullptr, m.xf, m.w->lm_head, b.targets.data(), b.B * b.T,
+            m.c.hidden_size, m.c.vocab_size, 0.0f, m.ce_workspace, packed_or_null(m.lm_head_fwd), nullptr, nullptr,
+            row_ce, row_correct);
+  s.n_scored = b.n_scored();
+  return s;
+}
+
+LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, const DropoutCtx* drop,
+                         const float* token_scale) {
   check_targets(b, m.c.vocab_size);
   const LlamaConfig& c = m.c;
   const ModelWeights& w = *m.w;
@@ -285,7 +296,7 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
   LossStats s;
   lmhead_ce(&s.loss_sum, &s.n_correct, m.dC, full ? g.full->lm_head : nullptr, m.xf, w.lm_head, b.targets.data(), N,
             C, c.vocab_size, grad_scale, m.ce_workspace, packed_or_null(m.lm_head_fwd),
-            packed_or_null(m.lm_head_grad));
+            packed_or_null(m.lm_head_grad), token_scale);
   s.n_scored = b.n_scored();
 
   // final norm

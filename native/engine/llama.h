@@ -115,9 +115,16 @@ void llama_forward(Llama& m, const Batch& b, const DropoutCtx* drop);
 // After llama_forward: the lm_head + cross-entropy loss without gradients.
 LossStats llama_loss(Llama& m, const Batch& b);
 
+// After llama_forward: each scored position's CE = -log p(target) into row_ce (B*T) and whether its argmax is the
+// target into row_correct (B*T, may be null); unscored positions are left untouched. No gradients.
+LossStats llama_token_ce(Llama& m, const Batch& b, float* row_ce, uint8_t* row_correct);
+
 // After llama_forward(m, b, drop) with the same drop: the loss, and gradients ACCUMULATED into g for
-// loss = sum of token CE * grad_scale (grad_scale = 1 / scored tokens of the whole optimizer step).
-LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, const DropoutCtx* drop);
+// loss = sum of token CE * grad_scale (grad_scale = 1 / scored tokens of the whole optimizer step), or, when
+// token_scale (B*T) is given, for loss = sum_t token_scale[t] * CE_t (objectives/preference.h: any objective whose
+// gradient reaches the logits only through the scored tokens' log-probs; grad_scale is then unused).
+LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, const DropoutCtx* drop,
+                         const float* token_scale = nullptr);
 
 // After llama_forward: every row's logits, out (B*T, V).
 void llama_logits(float* out, Llama& m, const Batch& b);

@@ -956,7 +956,8 @@ int argmax_first(const float* z, int n) {
 // =============================================================================================================
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
                const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace,
-               const PackedWeight* Wf, const PackedWeight* Wb) {
+               const PackedWeight* Wf, const PackedWeight* Wb, const float* row_scale, float* row_ce,
+               uint8_t* row_correct) {
   std::vector<int> rows;
   for (int i = 0; i < N; ++i) {
     if (targets[i] == -100) continue;
@@ -990,10 +991,14 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
         float lse = mx + std::log(sum);
         row_loss[c0 + r] = static_cast<double>(lse - zt);
         row_ok[c0 + r] = am == tgt;
-        if (dx) {  // dz = (softmax - onehot) * grad_scale
-          float f = grad_scale / sum;
+        const int i = rows[c0 + r];
+        if (row_ce) row_ce[i] = lse - zt;
+        if (row_correct) row_correct[i] = am == tgt;
+        if (dx) {  // dz = (softmax - onehot) * the row's gradient scale
+          const float gs = row_scale ? row_scale[i] : grad_scale;
+          float f = gs / sum;
           for (int j = 0; j < V; ++j) zr[j] *= f;
-          if (tgt >= 0) zr[tgt] -= grad_scale;
+          if (tgt >= 0) zr[tgt] -= gs;
         }
       }
     });

@@ -112,9 +112,13 @@ void add_inplace(float* a, const float* b, int64_t n);                          
 // dx (N, C) = dz W (OVERWRITTEN), and when dW is non-null dW (V, C) += dz^T x (trained or tied lm_head).
 // workspace: the caller's buffer (grown as needed, up to 128 MiB of chunk logits), reused across calls.
 // Wf / Wb, when given: W packed by pack_weight_forward / pack_weight_input_grad (a frozen lm_head).
+// Per-row (objectives other than the token-mean CE, objectives/preference.h): row_scale (N), when given, replaces
+// grad_scale for each row (the gradient is then that of sum_i row_scale[i] * CE_i); row_ce (N) receives each scored
+// row's CE (= -log p(target)), row_correct (N) whether its argmax is the target; unscored rows are left untouched.
 void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const float* x, const float* W,
                const int32_t* targets, int N, int C, int V, float grad_scale, std::vector<float>& workspace,
-               const PackedWeight* Wf = nullptr, const PackedWeight* Wb = nullptr);
+               const PackedWeight* Wf = nullptr, const PackedWeight* Wb = nullptr, const float* row_scale = nullptr,
+               float* row_ce = nullptr, uint8_t* row_correct = nullptr);
 
 // a . b over n floats: 8 lanes, a fixed-order horizontal sum, then the tail (the same bits at any thread count).
 float dot(const float* a, const float* b, int n);

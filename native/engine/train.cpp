@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <type_traits>
 
 #include "error.h"
@@ -70,10 +71,17 @@ std::vector<Row> make_rows(const TokenFile& tf, const std::vector<uint32_t>& ord
   return rows;
 }
 
-std::vector<Step> make_plan(const TokenFile& tf, const TrainOptions& o) {
+// Units per epoch: examples (sft: rows from make_rows) or preference units (one row {unit, 1} each; the objective
+// builds the sequences).
+std::vector<Step> make_plan(const TokenFile& tf, const TrainOptions& o, size_t preference_units) {
   std::vector<Step> steps;
   for (int e = 0; e < o.n_epochs; ++e) {
-    std::vector<Row> rows = make_rows(tf, epoch_order(tf.size(), o.seed, e), o.max_seq_len, o.packing);
+    std::vector<Row> rows;
+    if (o.objective.method == "sft") {
+      rows = make_rows(tf, epoch_order(tf.size(), o.seed, e), o.max_seq_len, o.packing);
+    } else {
+      for (uint32_t u : epoch_order(preference_units, o.seed, e)) rows.push_back({{u, 1}});
+    }
     std::vector<MicroBatch> micro;
     for (size_t i = 0; i < rows.size(); i += o.batch_size)
       micro.emplace_back(rows.begin() + i, rows.begin() + std::min(rows.size(), i + o.batch_size));
@@ -124,10 +132,14 @@ Batch assemble(const TokenFile& tf, const MicroBatch& mb, int pad_id) {
   return b;
 }
 
-std::vector<MicroBatch> eval_batches(const TokenFile& tf, int max_seq_len, int batch_size) {
-  std::vector<uint32_t> order(tf.size());
+// preference_units > 0: micro-batches of preference units in file order.
+std::vector<MicroBatch> eval_batches(const TokenFile& tf, int max_seq_len, int batch_size, size_t preference_units = 0) {
+  std::vector<uint32_t> order(preference_units ? preference_units : tf.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-  std::vector<Row> rows = make_rows(tf, order, max_seq_len, false);
+  std::vector<Row> rows;
+  if (preference_units == 0) rows = make_rows(tf, order, max_seq_len, false);
+  else
+    for (uint32_t u : order) rows.push_back({{u, 1}});
   std::vector<MicroBatch> out;
   for (size_t i = 0; i < rows.size(); i += batch_size)
     out.emplace_back(rows.begin() + i, rows.begin() + std::min(rows.size(), i + batch_size));
@@ -143,6 +155,20 @@ int max_row_len(const std::vector<MicroBatch>& mbs) {
       T = std::max(T, len);
     }
   return T;
+}
+
+std::vector<uint32_t> units_of(const MicroBatch& mb) {
+  std::vector<uint32_t> u;
+  for (const Row& r : mb) u.push_back(r[0].example);
+  return u;
+}
+
+// A preference objective's validation over micro-batches: the mean loss of the micro-batches and their metrics.
+double evaluate_preference(PreferenceObjective& po, Llama& m, const TokenFile& vf, const std::vector<MicroBatch>& mbs,
+                           MetricMeans& metrics) {
+  double loss = 0;
+  for (const MicroBatch& mb : mbs) loss += po.micro_step(m, vf, 1, units_of(mb), 0.0f, nullptr, nullptr, metrics, nullptr);
+  return mbs.empty() ? 0.0 : loss / static_cast<double>(mbs.size());
 }
 
 LossStats evaluate_batches(Llama& m, const TokenFile& tf, const std::vector<MicroBatch>& mbs, int pad_id) {
@@ -178,6 +204,21 @@ uint64_t run_fingerprint(const TrainOptions& o, const TokenFile& tf) {
        "|" + o.lr_scheduler + "|" + std::to_string(o.warmup_ratio) + "|" + std::to_string(o.weight_decay) + "|" +
        std::to_string(o.max_grad_norm) + "|" + std::to_string(o.adam_beta1) + "|" + std::to_string(o.adam_beta2) +
        "|" + std::to_string(o.adam_eps) + "|" + std::to_string(o.seed) + "|" + o.init_adapter_dir;
+  const ObjectiveOptions& ob = o.objective;
+  if (ob.method != "sft") {  // (an sft run keeps the fingerprint it had before objectives existed)
+    std::vector<std::string> parts = {ob.method,
+                                      std::to_string(ob.beta),
+                                      std::to_string(ob.label_smoothing),
+                                      std::to_string(ob.simpo_gamma),
+                                      std::to_string(ob.cpo_alpha),
+                                      std::to_string(ob.reference_free),
+                                      std::to_string(ob.desirable_weight),
+                                      std::to_string(ob.undesirable_weight)};
+    parts.insert(parts.end(), ob.loss_types.begin(), ob.loss_types.end());
+    for (double w : ob.loss_weights) parts.push_back(std::to_string(w));
+    for (const std::string& part : parts) s.append(1, '|').append(part);
+    for (uint8_t d : ob.desirable) s.push_back(d ? '1' : '0');
+  }
   uint64_t h = fnv1a(s.data(), s.size());
   h = fnv1a(tf.offsets.data(), tf.offsets.size() * 8, h);
   h = fnv1a(tf.ids.data(), tf.ids.size() * 4, h);
@@ -269,6 +310,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   if (o.output_dir.empty()) throw Error("output_dir is required");
   if (o.resume && o.checkpoint_dir.empty()) throw Error("resume requires checkpoint_dir");
   lr_lambda(o.lr_scheduler, 0, 0, 1);  // validates the name
+  validate_objective(o.objective);
+  const bool pref = o.objective.method != "sft";
+  if (pref && o.packing) throw Error("packing is not supported with the '" + o.objective.method + "' objective");
   set_num_threads(o.threads);
 
   ModelWeights w;
@@ -280,14 +324,27 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   const bool has_valid = !o.valid_tokens.empty();
   if (has_valid) vf = read_token_file(o.valid_tokens, c.vocab_size);
 
-  const std::vector<Step> plan = make_plan(tf, o);
+  std::unique_ptr<PreferenceObjective> po;
+  size_t train_units = 0, valid_units = 0;
+  if (pref) {
+    ObjectiveOptions ob = o.objective;
+    po = std::make_unique<PreferenceObjective>(ob, o.max_seq_len, pad_id, o.batch_size);
+    try {
+      train_units = po->units(tf);
+      if (has_valid) valid_units = po->units(vf);
+    } catch (const Error& e) {
+      throw Error(o.train_tokens + ": " + e.what());
+    }
+  }
+  const std::vector<Step> plan = make_plan(tf, o, train_units);
   if (plan.empty()) throw Error(o.train_tokens + ": no non-empty training examples");
   const int64_t total_steps = static_cast<int64_t>(plan.size());
   const int64_t warmup = warmup_steps(o.warmup_ratio, total_steps);
   std::vector<int> steps_in_epoch(o.n_epochs, 0), first_step_of_epoch(o.n_epochs, 0);
   for (const Step& s : plan) steps_in_epoch[s.epoch]++;
   for (int e = 1; e < o.n_epochs; ++e) first_step_of_epoch[e] = first_step_of_epoch[e - 1] + steps_in_epoch[e - 1];
-  std::vector<MicroBatch> valid_mbs = has_valid ? eval_batches(vf, o.max_seq_len, o.batch_size) : std::vector<MicroBatch>{};
+  std::vector<MicroBatch> valid_mbs =
+      has_valid ? eval_batches(vf, o.max_seq_len, o.batch_size, valid_units) : std::vector<MicroBatch>{};
 
   // trainable parameters, gradients, AdamW moments: four parallel flat buffers
   LoraWeights lora;
@@ -332,6 +389,25 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   st.total_steps = total_steps;
   st.fingerprint = run_fingerprint(o, tf);
   st.seed = o.seed;
+  int max_T = 1;
+  if (pref) {
+    max_T = std::max(po->max_row_len(tf), has_valid ? po->max_row_len(vf) : 1);
+  } else {
+    max_T = std::max(max_row_len(valid_mbs), 1);
+    for (const Step& s : plan) max_T = std::max(max_T, max_row_len(s.micro));
+  }
+  const int rows_per_batch = o.batch_size * (pref ? po->rows_per_unit() : 1);
+  Llama model;
+  llama_init(model, w, o.full ? nullptr : &lora, rows_per_batch * max_T, max_T, /*pack_frozen=*/!o.full);
+  if (pref) {
+    // Reference log-probs, once per run, from the model as it starts (before a resume loads the trained state): a
+    // fresh adapter (B = 0) adds nothing, so it is switched off for this pass.
+    if (!o.full && o.init_adapter_dir.empty()) model.lora = nullptr;
+    po->compute_reference(model, tf, 0);
+    if (has_valid) po->compute_reference(model, vf, 1);
+    model.lora = o.full ? nullptr : &lora;
+  }
+
   int resumed_from = -1;
   if (o.resume) {
     const std::string latest_path = path_join(o.checkpoint_dir, "latest");
@@ -345,10 +421,6 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     resumed_from = static_cast<int>(st.step);
   }
 
-  int max_T = std::max(max_row_len(valid_mbs), 1);
-  for (const Step& s : plan) max_T = std::max(max_T, max_row_len(s.micro));
-  Llama model;
-  llama_init(model, w, o.full ? nullptr : &lora, o.batch_size * max_T, max_T, /*pack_frozen=*/!o.full);
 
   TrainResult result;
   result.total_steps = static_cast<int>(total_steps);
@@ -391,21 +463,33 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     }
     const Step& step = plan[k];
     int64_t n_scored = 0;
-    std::vector<Batch> batches;
-    for (const MicroBatch& mb : step.micro) {
-      batches.push_back(assemble(tf, mb, pad_id));
-      n_scored += batches.back().n_scored();
-    }
     std::fill(gbuf, gbuf + n_params, 0.0f);
     LossStats ls;
-    const float grad_scale = n_scored > 0 ? 1.0f / static_cast<float>(n_scored) : 0.0f;
-    for (const Batch& b : batches) {
-      DropoutCtx drop{o.seed, st.micro_cursor++};
-      llama_forward(model, b, &drop);
-      LossStats s = llama_backward(model, b, grad_scale, grads, &drop);
-      ls.loss_sum += s.loss_sum;
-      ls.n_correct += s.n_correct;
-      ls.n_scored += s.n_scored;
+    MetricMeans step_metrics;
+    double pref_loss = 0;
+    if (pref) {
+      // each micro-batch's loss is a mean over its units; the step's is the mean over its micro-batches (HF
+      // Trainer divides each by the accumulation steps)
+      const float scale = 1.0f / static_cast<float>(step.micro.size());
+      for (const MicroBatch& mb : step.micro) {
+        DropoutCtx drop{o.seed, st.micro_cursor++};
+        pref_loss += scale * po->micro_step(model, tf, 0, units_of(mb), scale, &grads, &drop, step_metrics, &n_scored);
+      }
+    } else {
+      std::vector<Batch> batches;
+      for (const MicroBatch& mb : step.micro) {
+        batches.push_back(assemble(tf, mb, pad_id));
+        n_scored += batches.back().n_scored();
+      }
+      const float grad_scale = n_scored > 0 ? 1.0f / static_cast<float>(n_scored) : 0.0f;
+      for (const Batch& b : batches) {
+        DropoutCtx drop{o.seed, st.micro_cursor++};
+        llama_forward(model, b, &drop);
+        LossStats s = llama_backward(model, b, grad_scale, grads, &drop);
+        ls.loss_sum += s.loss_sum;
+        ls.n_correct += s.n_correct;
+        ls.n_scored += s.n_scored;
+      }
     }
     const double lr = o.learning_rate * lr_lambda(o.lr_scheduler, k, warmup, total_steps);
     double gnorm = 0;
@@ -419,6 +503,14 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     st.epoch = k + 1 < total_steps ? plan[k + 1].epoch : o.n_epochs;
     last_loss = n_scored > 0 ? ls.loss_sum / n_scored : 0.0;
     last_acc = n_scored > 0 ? static_cast<double>(ls.n_correct) / n_scored : 0.0;
+    std::vector<std::pair<std::string, double>> metrics;
+    if (pref) {
+      last_loss = pref_loss;
+      last_acc = 0;
+      for (const auto& [name, v] : step_metrics.means())
+        if (name == "mean_token_accuracy") last_acc = v;
+        else if (name != "loss") metrics.push_back({name, v});
+    }
 
     Progress p;
     p.step = static_cast<int>(k + 1);
@@ -433,7 +525,27 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     p.resumed_from_step = resumed_from;
     resumed_from = -1;
     const bool last = k + 1 == total_steps;
-    if (has_valid && !valid_mbs.empty()) {
+    if (pref && has_valid && !valid_mbs.empty()) {
+      // the same schedule as sft's validation below, with the objective's loss and metrics
+      auto add_valid = [&](const std::vector<MicroBatch>& mbs, const std::string& prefix, double& loss, double& acc) {
+        MetricMeans vm;
+        loss = evaluate_preference(*po, model, vf, mbs, vm);
+        acc = 0;
+        for (const auto& [name, v] : vm.means(prefix))
+          if (name == prefix + "mean_token_accuracy") acc = v;
+          else if (name != prefix + "loss") metrics.push_back({name, v});
+      };
+      if (o.eval_every_steps > 0 && (k + 1) % o.eval_every_steps == 0 && !last) {
+        p.has_valid = true;
+        add_valid({valid_mbs[valid_cursor++ % valid_mbs.size()]}, "valid_", p.valid_loss, p.valid_mean_token_accuracy);
+      }
+      if (last) {
+        p.has_valid = p.is_full_valid = true;
+        add_valid(valid_mbs, "full_valid_", p.full_valid_loss, p.full_valid_mean_token_accuracy);
+        p.valid_loss = p.full_valid_loss;
+        p.valid_mean_token_accuracy = p.full_valid_mean_token_accuracy;
+      }
+    } else if (has_valid && !valid_mbs.empty()) {
       if (o.eval_every_steps > 0 && (k + 1) % o.eval_every_steps == 0 && !last) {
         // periodic validation: the next validation micro-batch in turn (like OpenAI's per-step valid_loss)
         LossStats vs = evaluate_batches(model, vf, {valid_mbs[valid_cursor++ % valid_mbs.size()]}, pad_id);
@@ -449,6 +561,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
             vs.n_scored ? static_cast<double>(vs.n_correct) / vs.n_scored : 0.0;
       }
     }
+    p.metrics = std::move(metrics);
     st.elapsed_s = elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     p.elapsed_s = st.elapsed_s;
     const bool epoch_end = !last && plan[k + 1].epoch != step.epoch;

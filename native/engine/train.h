@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lora.h"
+#include "objectives/preference.h"
 
 namespace tk {
 
@@ -47,6 +49,12 @@ struct TrainOptions {
   bool checkpoint_each_epoch = false;  // also one at the end of every epoch but the last (OpenAI's behaviour)
   int eval_every_steps = 0;        // 0 = only the full validation at the end
   bool resume = false;             // continue from `latest` in checkpoint_dir (error if none)
+
+  // What is optimised: "sft" (the token-mean CE above) or a preference objective (objectives/preference.h) on a
+  // token file of whole sequences; those need packing off, and their reference log-probs are computed from the
+  // model as it starts (the base with a fresh adapter, the init adapter, or the initial weights of full fine-tuning)
+  // once per run, before the first step.
+  ObjectiveOptions objective;
 };
 
 struct Progress {
@@ -65,6 +73,10 @@ struct Progress {
   double full_valid_loss = 0, full_valid_mean_token_accuracy = 0;
   std::string checkpoint_path;  // "" unless a checkpoint was written at this step
   int resumed_from_step = -1;   // on the first report after a resume: the step resumed from; else -1
+  // Objective metrics with TRL's names (preference objectives: rewards/chosen, rewards/rejected,
+  // rewards/accuracies, rewards/margins, logps/chosen, logps/rejected, ...; "valid_" / "full_valid_" prefixed for
+  // the validation passes of this step); empty for sft.
+  std::vector<std::pair<std::string, double>> metrics;
 };
 
 struct CheckpointInfo {

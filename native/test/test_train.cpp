@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "check.h"
+#include "tiny_model.h"
 #include "error.h"
 #include "fsutil.h"
 #include "json.h"
@@ -27,36 +28,13 @@ using tk::test::check_scalar;
 using tk::test::check_tensor;
 using tk::test::expect;
 using tk::test::expect_throws;
+using tk::test::write_tiny_model;
 
 namespace {
 
 std::string g_tmp;
 
 std::string tmp(const std::string& name) { return path_join(g_tmp, name); }
-
-void write_tiny_model(const std::string& dir, bool tied) {
-  LlamaConfig c;
-  c.vocab_size = 64;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.head_dim = 8;
-  c.rms_norm_eps = 1e-5f;
-  c.tie_word_embeddings = tied;
-  c.max_position_embeddings = 64;
-  c.eos_token_ids = {2};
-  ModelWeights w;
-  allocate_weights(w, c);
-  for (const TensorSpec& s : param_tensors(c)) {
-    size_t n = 1;
-    for (int64_t d : s.shape) n *= d;
-    for (size_t i = 0; i < n; ++i)
-      w.data[s.offset + i] = s.shape.size() == 1 ? 1.0f : 0.1f * (2.0f * rng_uniform01(42, s.offset, i) - 1.0f);
-  }
-  save_model(w, dir);
-}
 
 // n examples: a "prompt" of 3..6 tokens (not scored) then an answer that is a fixed function of the prompt.
 void write_dataset(const std::string& path, int n, uint64_t seed) {

@@ -25,6 +25,7 @@ import {
 import type { InferenceService, JobControl, ModelCatalog, RouteHandlers, Services } from './routes/context';
 import { handlers } from './routes/index';
 import { InferenceClient } from './serving/inference-client';
+import { graderServices } from './serving/judge';
 import { EmulatorError } from './store/errors';
 import type { Store, StoredResponse } from './store/index';
 
@@ -73,6 +74,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     jobs: options.jobs,
     models: options.models,
     inference,
+    graders: (projectId) => graderServices(options.models, inference, projectId),
     maxUploadBytes: options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES,
     heartbeatMs: options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
     version: options.version ?? '0.0.0',

@@ -38,6 +38,7 @@ export type { RequestOptions } from './internal/request-options';
 export type * from './resources/adapters';
 export type * from './resources/chat/completions';
 export type * from './resources/files';
+export type * from './resources/fine-tuning/alpha/graders';
 export type * from './resources/fine-tuning/jobs/checkpoints';
 export type * from './resources/fine-tuning/jobs/jobs';
 export { TERMINAL_JOB_STATUSES } from './resources/fine-tuning/jobs/jobs';

@@ -3,6 +3,7 @@ export * from './adapters';
 export * from './chat';
 export * from './common';
 export * from './files';
+export * from './graders';
 export * from './health';
 export * from './jobs';
 export * from './models';

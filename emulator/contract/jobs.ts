@@ -13,6 +13,7 @@ import {
   MetadataSchema,
   UnixSecondsSchema,
 } from './common';
+import { GraderSchema } from './graders';
 
 const EXTENSION = 'tunekit extension (not part of the OpenAI API).';
 
@@ -120,110 +121,51 @@ export const ReinforcementHyperparametersSchema = z
     eval_interval: z.union([auto, z.number().int().min(1)]).optional(),
     eval_samples: z.union([auto, z.number().int().min(1)]).optional(),
     reasoning_effort: z.enum(['default', 'low', 'medium', 'high']).optional(),
+    num_generations: z
+      .union([auto, z.number().int().min(2).max(64)])
+      .optional()
+      .describe(`Completions sampled per prompt (the GRPO group), 2 to 64. ${EXTENSION}`),
+    epsilon: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .optional()
+      .describe(
+        `Clipping range of the policy ratio, as TRL's GRPOConfig.epsilon (default 0.2). ${EXTENSION}`,
+      ),
+    beta: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        `Weight of the KL penalty to the reference (the base model); 0 (TRL's default) skips it. ${EXTENSION}`,
+      ),
+    loss_type: z
+      .enum(['grpo', 'dr_grpo', 'dapo', 'bnpo'])
+      .optional()
+      .describe(
+        `How per-token losses are averaged, as TRL's GRPOConfig.loss_type (default dapo). ${EXTENSION}`,
+      ),
+    temperature: z
+      .number()
+      .gt(0)
+      .max(2)
+      .optional()
+      .describe(`Sampling temperature of the rollouts (default 1). ${EXTENSION}`),
+    max_completion_tokens: z
+      .union([auto, z.number().int().min(1).max(4096)])
+      .optional()
+      .describe(`Tokens per sampled completion at most. ${EXTENSION}`),
+    scale_rewards: z
+      .enum(['group', 'batch', 'none'])
+      .optional()
+      .describe(
+        `Divide advantages by the group's or the batch's reward std, or not (Dr. GRPO). ${EXTENSION}`,
+      ),
   })
-  .meta({ id: 'ReinforcementHyperparameters', description: 'Reinforcement fine-tuning hyperparameters.' });
-
-/** A typed content item of a model grader's prompt. */
-const graderContentItem = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('input_text'), text: z.string() }),
-  z.object({ type: z.literal('output_text'), text: z.string() }),
-  z.object({ type: z.literal('input_image'), image_url: z.string(), detail: z.string().optional() }),
-  z.object({
-    type: z.literal('input_audio'),
-    input_audio: z.object({ data: z.string(), format: z.enum(['mp3', 'wav']) }),
-  }),
-]);
-
-const graderMessage = z.object({
-  role: z.enum(['user', 'assistant', 'system', 'developer']),
-  content: z.union([z.string(), graderContentItem, z.array(z.union([z.string(), graderContentItem]))]),
-  type: z.literal('message').optional(),
-});
-
-const stringCheckGrader = z.object({
-  type: z.literal('string_check'),
-  name: z.string(),
-  input: z.string(),
-  reference: z.string(),
-  operation: z.enum(['eq', 'ne', 'like', 'ilike']),
-});
-const textSimilarityGrader = z.object({
-  type: z.literal('text_similarity'),
-  name: z.string(),
-  input: z.string(),
-  reference: z.string(),
-  evaluation_metric: z.enum([
-    'cosine',
-    'fuzzy_match',
-    'bleu',
-    'gleu',
-    'meteor',
-    'rouge_1',
-    'rouge_2',
-    'rouge_3',
-    'rouge_4',
-    'rouge_5',
-    'rouge_l',
-  ]),
-});
-const pythonGrader = z.object({
-  type: z.literal('python'),
-  name: z.string(),
-  source: z.string(),
-  image_tag: z.string().optional(),
-});
-const scoreModelGrader = z.object({
-  type: z.literal('score_model'),
-  name: z.string(),
-  model: z.string(),
-  input: z.array(graderMessage),
-  range: z.array(z.number()).optional(),
-  sampling_params: z
-    .object({
-      max_completions_tokens: z.number().int().min(1).nullable().optional(),
-      reasoning_effort: z
-        .enum(['none', 'minimal', 'low', 'medium', 'high', 'xhigh', 'max'])
-        .nullable()
-        .optional(),
-      seed: z.number().int().nullable().optional(),
-      temperature: z.number().nullable().optional(),
-      top_p: z.number().nullable().optional(),
-    })
-    .optional(),
-});
-const labelModelGrader = z.object({
-  type: z.literal('label_model'),
-  name: z.string(),
-  model: z.string(),
-  input: z.array(graderMessage),
-  labels: z.array(z.string()),
-  passing_labels: z.array(z.string()),
-});
-const multiGrader = z.object({
-  type: z.literal('multi'),
-  name: z.string(),
-  graders: z.union([
-    stringCheckGrader,
-    textSimilarityGrader,
-    pythonGrader,
-    scoreModelGrader,
-    labelModelGrader,
-  ]),
-  calculate_output: z.string(),
-});
-
-export const GraderSchema = z
-  .discriminatedUnion('type', [
-    stringCheckGrader,
-    textSimilarityGrader,
-    pythonGrader,
-    scoreModelGrader,
-    multiGrader,
-  ])
   .meta({
-    id: 'Grader',
-    description:
-      'How a reinforcement fine-tuning job scores a model sample (`label_model` only inside `multi`).',
+    id: 'ReinforcementHyperparameters',
+    description: 'Reinforcement fine-tuning hyperparameters: OpenAI’s plus tunekit’s GRPO extensions.',
   });
 
 export const FineTuningMethodSchema = z

@@ -24,6 +24,12 @@ import {
   FileListSchema,
   FileObjectSchema,
 } from './files';
+import {
+  GraderRunParamsSchema,
+  GraderRunResponseSchema,
+  GraderValidateParamsSchema,
+  GraderValidateResponseSchema,
+} from './graders';
 import { HealthResponseSchema } from './health';
 import {
   CheckpointListParamsSchema,
@@ -329,6 +335,37 @@ export const routes = [
       ...errors(400, 401, 404),
     },
     sdkMethod: 'fineTuning.jobs.checkpoints.list',
+  }),
+  defineRoute({
+    operationId: 'runGrader',
+    method: 'post',
+    path: '/v1/fine_tuning/alpha/graders/run',
+    summary: 'Run a grader',
+    description:
+      'Grades one model sample against one dataset row with the code reinforcement jobs grade with. A grading ' +
+      'that fails (a template variable that does not resolve, python that raises, a judge answer without a ' +
+      'score) is a 200 with reward 0 and the error flagged in `metadata.errors`; an invalid grader is a 400.',
+    tag: 'Fine-tuning',
+    auth: true,
+    body: { kind: 'json', schema: GraderRunParamsSchema, required: true },
+    responses: {
+      200: json(GraderRunResponseSchema, 'The reward and how it was reached.'),
+      ...errors(400, 401),
+    },
+    sdkMethod: 'fineTuning.alpha.graders.run',
+  }),
+  defineRoute({
+    operationId: 'validateGrader',
+    method: 'post',
+    path: '/v1/fine_tuning/alpha/graders/validate',
+    summary: 'Validate a grader',
+    description:
+      'Makes the checks job creation makes on `method.reinforcement.grader`; an invalid grader is a 400.',
+    tag: 'Fine-tuning',
+    auth: true,
+    body: { kind: 'json', schema: GraderValidateParamsSchema, required: true },
+    responses: { 200: json(GraderValidateResponseSchema, 'The grader, echoed.'), ...errors(400, 401) },
+    sdkMethod: 'fineTuning.alpha.graders.validate',
   }),
   defineRoute({
     operationId: 'listModels',

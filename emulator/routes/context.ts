@@ -11,6 +11,7 @@ import type {
   RouteParams,
   RouteQuery,
 } from '../contract/routes';
+import type { GraderServices } from '../graders';
 import type { Caller } from '../http/auth';
 import type { InferenceClient } from '../serving/inference-client';
 import type { Store } from '../store/index';
@@ -31,6 +32,8 @@ export interface Services {
   jobs: JobControl;
   models: ModelCatalog;
   inference: InferenceService;
+  /** What graders use for a project: the judge of model graders, and which models it may be. */
+  graders: (projectId: string) => GraderServices;
   /** Largest accepted upload, in bytes. */
   maxUploadBytes: number;
   /** Interval between `: heartbeat` comments on live event streams. */

@@ -4,6 +4,7 @@ import { createChatCompletion } from './chat';
 import type { RouteHandlers } from './context';
 import { listFineTuningJobEvents } from './events';
 import { createFile, deleteFile, downloadFile, listFiles, retrieveFile } from './files';
+import { runGrader, validateGrader } from './graders';
 import {
   cancelFineTuningJob,
   createFineTuningJob,
@@ -30,6 +31,8 @@ export const handlers: RouteHandlers = {
   resumeFineTuningJob,
   listFineTuningJobEvents,
   listFineTuningJobCheckpoints,
+  runGrader,
+  validateGrader,
   listModels,
   retrieveModel,
   deleteModel,

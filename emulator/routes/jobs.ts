@@ -3,14 +3,22 @@ import { DEFAULT_LIMIT } from '../contract/common';
 import type { JobCreateParams } from '../contract/jobs';
 import { badRequest, notFound } from '../http/errors';
 import type { RouteHandler } from './context';
+import { requireValidGrader } from './graders';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /** LoRA target names the engine adapts (Llama-family projections), and the `all-linear` shorthand. */
 const LORA_TARGETS = new Set(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
 
-export const createFineTuningJob: RouteHandler<'createFineTuningJob'> = ({ caller, body, services }) => {
+export const createFineTuningJob: RouteHandler<'createFineTuningJob'> = async ({
+  caller,
+  body,
+  services,
+}) => {
   checkTrainingType(body);
+  const grader = body.method?.reinforcement?.grader;
+  if (grader)
+    await requireValidGrader(grader, services.graders(caller!.projectId), 'method.reinforcement.grader');
   return services.jobs.createJob(caller!.projectId, caller!.organizationId, body);
 };
 

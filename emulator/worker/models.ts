@@ -25,6 +25,8 @@ export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
   'gpt-4.1-2025-04-14': BUILTIN_MODEL,
   'gpt-4.1-mini-2025-04-14': BUILTIN_MODEL,
   'gpt-4.1-nano-2025-04-14': BUILTIN_MODEL,
+  'o4-mini-2025-04-16': BUILTIN_MODEL,
+  'o4-mini': BUILTIN_MODEL,
   'gpt-3.5-turbo': BUILTIN_MODEL,
   'gpt-3.5-turbo-0125': BUILTIN_MODEL,
   'gpt-3.5-turbo-1106': BUILTIN_MODEL,
@@ -39,6 +41,28 @@ export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
   'mistralai/Mistral-7B-Instruct-v0.3': BUILTIN_MODEL,
   'HuggingFaceTB/SmolLM2-135M-Instruct': BUILTIN_MODEL,
 };
+
+export type TrainingMethod = 'supervised' | 'dpo' | 'reinforcement';
+
+/**
+ * The methods the service trains each hosted reasoning model with: reinforcement fine-tuning runs on reasoning
+ * models only (o4-mini), and they take no other method. Every other hosted name takes supervised and DPO but not
+ * reinforcement; local models (built-in, `--models-dir`) take every method.
+ */
+const REASONING_MODELS = new Set(['o4-mini-2025-04-16', 'o4-mini']);
+
+/** Why a hosted model name cannot be trained with this method, as the service says it; undefined when it can. */
+export function hostedMethodRefusal(model: ResolvedModel, method: TrainingMethod): string | undefined {
+  if (model.kind !== 'hosted') return undefined;
+  const reasoning = REASONING_MODELS.has(model.id);
+  if (method === 'reinforcement' && !reasoning) {
+    return `Model ${model.id} does not support the 'reinforcement' fine-tuning method: reinforcement fine-tuning runs on reasoning models (o4-mini-2025-04-16).`;
+  }
+  if (method !== 'reinforcement' && reasoning) {
+    return `Model ${model.id} does not support the '${method}' fine-tuning method: it is trained by reinforcement fine-tuning only.`;
+  }
+  return undefined;
+}
 
 /** Reads a JSON object `{ "hosted name": "stand-in model id" }` that replaces or extends the default table. */
 export function loadHostedModelTable(file: string): Record<string, string> {

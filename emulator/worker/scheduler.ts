@@ -15,7 +15,7 @@ import {
   startTraining,
   startValidation,
 } from './job-runner';
-import type { ModelRegistry } from './models';
+import { hostedMethodRefusal, type ModelRegistry } from './models';
 import { defaultTrainerEntry, type TrainerEntry } from './trainer-child';
 
 export interface SchedulerOptions {
@@ -78,7 +78,7 @@ export class Scheduler {
    */
   createJob(projectId: string, organizationId: string, params: JobCreateParams): FineTuningJob {
     const method = params.method?.type ?? 'supervised';
-    if (method !== 'supervised') {
+    if (method === 'dpo') {
       throw new EmulatorError(
         400,
         `The '${method}' fine-tuning method is not supported by tunekit yet; use 'supervised'.`,
@@ -93,6 +93,17 @@ export class Scheduler {
         `Model ${params.model} is not available for fine-tuning or does not exist.`,
         'model',
         'model_not_available',
+      );
+    }
+    const refusal = hostedMethodRefusal(model, method);
+    if (refusal) throw new EmulatorError(400, refusal, 'model', 'model_not_available');
+    if (method === 'reinforcement') {
+      throw new EmulatorError(
+        400,
+        "The 'reinforcement' fine-tuning method is not supported by tunekit yet: its GRPO trainer is not in the " +
+          'engine. Graders can be run and validated with /v1/fine_tuning/alpha/graders/run and /validate.',
+        'method.type',
+        'unsupported_method',
       );
     }
     this.checkFile(projectId, params.training_file, 'training_file');

@@ -18,6 +18,10 @@ import type {
   FineTuningJob,
   FineTuningJobCheckpoint,
   FineTuningJobEvent,
+  Grader,
+  GraderRunParamsSchema,
+  GraderRunResponse,
+  GraderValidateParamsSchema,
   JobCreateParamsSchema,
   JobListParamsSchema,
   Model,
@@ -38,7 +42,14 @@ describe('responses fit the openai SDK types', () => {
   it('fine-tuning jobs, whose status also carries `paused` (missing from the SDK union)', () => {
     type Job = OpenAI.FineTuning.FineTuningJob;
     // hyperparameters: null on the wire for DPO and some failed jobs (reference §2.3); the SDK type omits null.
-    fits<Omit<Job, 'status' | 'hyperparameters'>>(value<Omit<FineTuningJob, 'status' | 'hyperparameters'>>());
+    // method: a multi grader's `graders` is a map {key: grader} on the wire (dpo-rft.md §4), where the SDK types
+    // one grader; everything else of the method fits.
+    fits<Omit<Job, 'status' | 'hyperparameters' | 'method'>>(
+      value<Omit<FineTuningJob, 'status' | 'hyperparameters' | 'method'>>(),
+    );
+    fits<Job['method']>(
+      value<FineTuningJob['method'] & { reinforcement?: { grader: Exclude<Grader, { type: 'multi' }> } }>(),
+    );
     fits<Job['hyperparameters']>(value<NonNullable<FineTuningJob['hyperparameters']>>());
     expectTypeOf<Exclude<FineTuningJob['status'], 'paused'>>().toEqualTypeOf<Job['status']>();
     fits<OpenAI.FineTuning.FineTuningJobEvent>(value<FineTuningJobEvent>());
@@ -60,6 +71,15 @@ describe('requests the openai SDK sends fit the request schemas', () => {
   it('job create and list', () => {
     fits<z.input<typeof JobCreateParamsSchema>>(value<OpenAI.FineTuning.JobCreateParams>());
     fits<z.input<typeof JobListParamsSchema>>(value<OpenAI.FineTuning.JobListParams>());
+  });
+
+  it('grader run and validate', () => {
+    // item: the SDK types `unknown`; a dataset row is a JSON object, and the contract asks for one.
+    fits<z.input<typeof GraderRunParamsSchema>>(
+      value<OpenAI.FineTuning.Alpha.GraderRunParams & { item?: Record<string, unknown> }>(),
+    );
+    fits<z.input<typeof GraderValidateParamsSchema>>(value<OpenAI.FineTuning.Alpha.GraderValidateParams>());
+    fits<OpenAI.FineTuning.Alpha.GraderRunResponse>(value<GraderRunResponse>());
   });
 
   it('file list', () => {

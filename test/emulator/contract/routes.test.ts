@@ -13,7 +13,7 @@ import {
   toFastifyPath,
 } from '../../../emulator/contract';
 
-/** Every route of issue 2, item 2. */
+/** Every route of issue 2, item 2, and the grader routes of issue 11. */
 const EXPECTED = [
   'POST /v1/files',
   'GET /v1/files',
@@ -28,6 +28,8 @@ const EXPECTED = [
   'POST /v1/fine_tuning/jobs/{fine_tuning_job_id}/resume',
   'GET /v1/fine_tuning/jobs/{fine_tuning_job_id}/events',
   'GET /v1/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints',
+  'POST /v1/fine_tuning/alpha/graders/run',
+  'POST /v1/fine_tuning/alpha/graders/validate',
   'GET /v1/models',
   'GET /v1/models/{model}',
   'DELETE /v1/models/{model}',

@@ -6,6 +6,7 @@ import { type ReconnectingStreamOptions, reconnectingEventStream } from '../../.
 import { path } from '../../../internal/path';
 import type { RequestOptions } from '../../../internal/request-options';
 import { sleep } from '../../../internal/sleep';
+import type { Grader } from '../alpha/graders';
 import { Checkpoints } from './checkpoints';
 
 /** Job states that never change again. */
@@ -236,6 +237,20 @@ export interface ReinforcementHyperparameters extends FineTuningJobHyperparamete
   eval_interval?: Auto | number;
   eval_samples?: Auto | number;
   reasoning_effort?: 'default' | 'low' | 'medium' | 'high';
+  /** tunekit: completions sampled per prompt (the GRPO group), 2 to 64. */
+  num_generations?: Auto | number;
+  /** tunekit: clipping range of the policy ratio (TRL's epsilon, default 0.2). */
+  epsilon?: number;
+  /** tunekit: weight of the KL penalty to the base model (default 0). */
+  beta?: number;
+  /** tunekit: how per-token losses are averaged (TRL's loss_type, default `dapo`). */
+  loss_type?: 'grpo' | 'dr_grpo' | 'dapo' | 'bnpo';
+  /** tunekit: sampling temperature of the rollouts (default 1). */
+  temperature?: number;
+  /** tunekit: tokens per sampled completion at most. */
+  max_completion_tokens?: Auto | number;
+  /** tunekit: divide advantages by the group's or the batch's reward std, or not (Dr. GRPO). */
+  scale_rewards?: 'group' | 'batch' | 'none';
 }
 
 /** The training method; the key named by `type` carries its settings. */
@@ -248,86 +263,6 @@ export interface FineTuningMethod {
     hyperparameters?: ReinforcementHyperparameters;
     response_format?: Record<string, unknown> | null;
   };
-}
-
-/** How a reinforcement job scores a sample (`label_model` is allowed only inside `multi`). */
-export type Grader = StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | MultiGrader;
-
-export interface StringCheckGrader {
-  type: 'string_check';
-  name: string;
-  input: string;
-  reference: string;
-  operation: 'eq' | 'ne' | 'like' | 'ilike';
-}
-
-export interface TextSimilarityGrader {
-  type: 'text_similarity';
-  name: string;
-  input: string;
-  reference: string;
-  evaluation_metric:
-    | 'cosine'
-    | 'fuzzy_match'
-    | 'bleu'
-    | 'gleu'
-    | 'meteor'
-    | 'rouge_1'
-    | 'rouge_2'
-    | 'rouge_3'
-    | 'rouge_4'
-    | 'rouge_5'
-    | 'rouge_l';
-}
-
-export interface PythonGrader {
-  type: 'python';
-  name: string;
-  source: string;
-  image_tag?: string;
-}
-
-export type GraderContentItem =
-  | { type: 'input_text'; text: string }
-  | { type: 'output_text'; text: string }
-  | { type: 'input_image'; image_url: string; detail?: string }
-  | { type: 'input_audio'; input_audio: { data: string; format: 'mp3' | 'wav' } };
-
-export interface GraderMessage {
-  role: 'user' | 'assistant' | 'system' | 'developer';
-  content: string | GraderContentItem | Array<string | GraderContentItem>;
-  type?: 'message';
-}
-
-export interface ScoreModelGrader {
-  type: 'score_model';
-  name: string;
-  model: string;
-  input: GraderMessage[];
-  range?: number[];
-  sampling_params?: {
-    max_completions_tokens?: number | null;
-    reasoning_effort?: 'none' | 'minimal' | 'low' | 'medium' | 'high' | 'xhigh' | 'max' | null;
-    seed?: number | null;
-    temperature?: number | null;
-    top_p?: number | null;
-  };
-}
-
-export interface LabelModelGrader {
-  type: 'label_model';
-  name: string;
-  model: string;
-  input: GraderMessage[];
-  labels: string[];
-  passing_labels: string[];
-}
-
-export interface MultiGrader {
-  type: 'multi';
-  name: string;
-  graders: StringCheckGrader | TextSimilarityGrader | PythonGrader | ScoreModelGrader | LabelModelGrader;
-  calculate_output: string;
 }
 
 /** tunekit extension: LoRA (the default) or full fine-tuning, as Together has it. */

@@ -56,8 +56,13 @@ export interface TrainOptions {
   checkpointEverySteps?: number;
   checkpointEachEpoch?: boolean;
   evalEverySteps?: number;
-  /** Continue from `latest` in checkpointDir. */
+  /** Continue from a checkpoint in checkpointDir: `resumeFrom`'s first readable one, else the one `latest` names. */
   resume?: boolean;
+  /**
+   * Checkpoint folder names to resume from, newest first: one whose state.bin fails its size or checksum check is
+   * skipped; when none is readable the run starts over (`resumedFromStep` 0). Omit to use `latest`.
+   */
+  resumeFrom?: string[];
   /** What is optimised; omit for SFT's token-mean CE. */
   objective?: ObjectiveOptions;
 }
@@ -103,7 +108,7 @@ export interface TrainProgress {
   fullValidMeanTokenAccuracy: number;
   /** '' unless a checkpoint was written at this step. */
   checkpointPath: string;
-  /** -1 unless this is the first report after a resume. */
+  /** -1 unless this is the first report after a resume (0: no `resumeFrom` candidate was readable). */
   resumedFromStep: number;
   /**
    * The objective's metrics with TRL's names (`rewards/chosen`, `rewards/rejected`, `rewards/accuracies`,
@@ -270,6 +275,7 @@ interface NativeBinding {
   inspectSafetensors(path: string): Promise<string>;
   initModel(options: Omit<InitModelOptions, 'config'> & { config: string }): Promise<void>;
   engineInfo(): EngineInfo;
+  exitWithParent(parentPid: number): boolean;
 }
 
 /** The package root: the nearest folder above this module whose package.json is tunekit's. */
@@ -386,6 +392,15 @@ export function initModel(options: InitModelOptions): Promise<void> {
 /** Which kernels the binary was built with. */
 export function engineInfo(): EngineInfo {
   return loadNative().engineInfo();
+}
+
+/**
+ * For a child process: the kernel kills it (SIGKILL) when its parent dies, so it writes nothing after that; when
+ * the parent is already gone (the parent pid is no longer `parentPid`) it dies now. False where the platform has no
+ * such mechanism (Linux only): watch the IPC channel instead.
+ */
+export function exitWithParent(parentPid: number): boolean {
+  return loadNative().exitWithParent(parentPid);
 }
 
 // ---- token file --------------------------------------------------------------------------------------------------

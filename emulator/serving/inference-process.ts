@@ -1,13 +1,17 @@
 /**
  * The inference child process. It keeps base models resident (a Generator each, with their adapters loaded on
  * demand and applied unmerged) and answers the server's chat and merge requests over IPC. The native addon is
- * loaded here, never in the server. The process ends itself when the server goes away.
+ * loaded here, never in the server. The process dies with the server (`tieToParent`).
  */
 import { EngineError } from '../../native/index';
+import { tieToParent } from '../child-entry';
 import { ModelTokenizer } from '../data';
 import { type ChatRun, type LoadedModel, ServingRequestError, startChat } from './chat-generation';
 import type { ChatJob, ChildMessage, MergeJob, ParentMessage, ServingError } from './protocol';
 import { TokenBytes } from './token-bytes';
+
+// The server is gone: nobody is waiting for these tokens, and a merge must not write into its data folder.
+tieToParent();
 
 /** Base models kept resident at once; the least recently used is closed beyond this. */
 const MAX_RESIDENT_MODELS = 2;
@@ -92,11 +96,6 @@ async function merge(id: number, job: MergeJob): Promise<void> {
     send({ type: 'failed', id, error: toServingError(error) });
   }
 }
-
-process.on('disconnect', () => {
-  // The server is gone: nobody is waiting for these tokens.
-  process.kill(process.pid, 'SIGKILL');
-});
 
 process.on('message', (message: ParentMessage) => {
   switch (message.type) {

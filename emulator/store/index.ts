@@ -93,7 +93,14 @@ export interface JobRuntime {
   /** Resolved settings the trainer ran with (see emulator/worker). */
   resolved?: Record<string, unknown> | undefined;
   startedAt?: number | undefined;
+  /** The highest step whose metrics event is recorded (written in the same transaction as that event). */
   lastStep?: number | undefined;
+  /**
+   * Steps of the engine checkpoints a resume may use, oldest first (the newest two). A checkpoint is committed in
+   * the transaction that records its step's metrics event, never before; files of any other are removed before a
+   * trainer starts (docs/emulator.md, "Crash consistency").
+   */
+  checkpoints?: number[] | undefined;
 }
 
 /** A job with the project it belongs to and the worker's notes. */

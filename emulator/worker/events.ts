@@ -14,7 +14,12 @@ export const TEXT = {
   cancelled: 'Fine-tuning job cancelled',
   paused: 'Fine-tuning job paused',
   resumed: 'Fine-tuning job resumed',
-  resumedFrom: (step: number) => `Resumed training from the checkpoint at step ${step}`,
+  resumedFrom: (step: number) =>
+    step === 0
+      ? 'No checkpoint could be read; training started again from the beginning'
+      : `Resumed training from the checkpoint at step ${step}`,
+  unreadableCheckpoint: (step: number) =>
+    `The checkpoint at step ${step} could not be read (corrupt or incomplete); an older one is used instead`,
   interrupted: (step: number | null) =>
     step === null
       ? 'The emulator restarted while the job was running; it starts again from the beginning (no checkpoint yet)'

@@ -9,6 +9,7 @@ import { randomAlphanumeric } from '../contract/common';
 import type { FineTuningJob } from '../contract/jobs';
 import type { PreparedDataset } from '../data';
 import type { JobRecord, NewEvent, Store } from '../store';
+import { copyDirAtomic } from '../store/blobs';
 import { metricsCsv, metricsEvent, TEXT } from './events';
 import {
   type CheckpointPlan,
@@ -21,7 +22,7 @@ import {
   type TrainingSettings,
 } from './hyperparameters';
 import type { ModelRegistry } from './models';
-import type { ChildMessage, EngineProgress, EngineTrainOptions } from './protocol';
+import type { ChildMessage, EngineProgress, EngineTrainOptions, EngineTrainResult } from './protocol';
 import { TrainerChild as Child, type ChildExit, type TrainerEntry } from './trainer-child';
 
 export interface RunnerContext {
@@ -80,15 +81,9 @@ function modelMaxLength(modelDir: string): number {
   return limits.length > 0 ? Math.min(...limits) : 2048;
 }
 
-/** The step of the checkpoint the engine would resume from, or null. */
-export function latestCheckpointStep(store: Store, jobId: string): number | null {
-  try {
-    const name = fs.readFileSync(path.join(jobFiles(store, jobId).checkpoints, 'latest'), 'utf8').trim();
-    const match = /^step-(\d+)$/.exec(name);
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
+/** The step of the newest committed checkpoint, the one a resume starts from, or null. */
+export function committedCheckpointStep(record: JobRecord): number | null {
+  return record.runtime.checkpoints?.at(-1) ?? null;
 }
 
 function fail(
@@ -105,6 +100,41 @@ function fail(
     patch: { error: { code, message, param }, estimated_finish: null },
     events: [{ level: 'error', message }],
   });
+}
+
+/** A full disk (or quota) as the engine (strerror), Node (errno code) and SQLite word it. */
+export function isOutOfSpace(message: string): boolean {
+  return /no space left on device|ENOSPC|disk quota exceeded|EDQUOT|SQLITE_FULL|database or disk is full/i.test(
+    message,
+  );
+}
+
+/**
+ * Fails a running training: `insufficient_storage` naming the data folder when a write found the disk full, else
+ * `code`. The job's engine files go first (a failed job never resumes; on a full disk that space is what the
+ * server needs to record the failure and keep serving). A failure that cannot be recorded either (the database
+ * itself cannot write) leaves the job running, re-queued at the next start: it is reported, never thrown.
+ */
+function failTraining(store: Store, jobId: string, code: string, message: string): void {
+  const files = jobFiles(store, jobId);
+  try {
+    if (store.jobs.record(jobId)?.job.status !== 'running') return; // paused or cancelled meanwhile
+    for (const dir of [files.checkpoints, files.output]) fs.rmSync(dir, { recursive: true, force: true });
+    if (isOutOfSpace(message)) {
+      fail(
+        store,
+        jobId,
+        ['running'],
+        'insufficient_storage',
+        `Training stopped: the data folder ${store.paths.root} is out of disk space. Free some space and create ` +
+          `the job again. (${message})`,
+      );
+    } else {
+      fail(store, jobId, ['running'], code, message);
+    }
+  } catch (error) {
+    console.error(`tunekit: could not record the failure of job ${jobId}: ${(error as Error).message}`);
+  }
 }
 
 function describeExit(exit: ChildExit): string {
@@ -210,11 +240,25 @@ function adapterOrModelDir(checkpointPath: string, full: boolean): string {
   return path.join(checkpointPath, full ? 'model' : 'adapter');
 }
 
-/** Engine checkpoint folders older than `step` are no longer needed: a resume uses the latest. */
-function pruneCheckpoints(dir: string, step: number): void {
+/** How many committed engine checkpoints are kept: the newest, and one to fall back to if it is found corrupt. */
+const KEEP_COMMITTED = 2;
+
+/** `committed` with `step` committed on top (steps grow; a step redone after a resume replaces its old entry). */
+function commitStep(committed: readonly number[], step: number): number[] {
+  return [...committed.filter((s) => s < step), step].slice(-KEEP_COMMITTED);
+}
+
+/**
+ * Removes the entries of the engine's checkpoint folder that no resume will use: every step folder not in `keep`
+ * below `below` (the engine may already be writing a newer one), or, without `below` (no trainer running), every
+ * entry not in `keep` — uncommitted checkpoints, `latest` and interrupted temporary files.
+ */
+function pruneCheckpoints(dir: string, keep: readonly number[], below?: number): void {
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-    const match = /^step-(\d+)$/.exec(name);
-    if (match && Number(match[1]) < step) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    const step = /^step-(\d+)$/.exec(name)?.[1];
+    if (step !== undefined && keep.includes(Number(step))) continue;
+    if (below !== undefined && (step === undefined || Number(step) >= below)) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }
 
@@ -244,7 +288,8 @@ function registerCheckpoint(
     let modelCopy: string | null = null;
     if (settings.full) {
       modelCopy = path.join(jobFiles(store, job.id).dir, 'models', `step-${p.step}`);
-      fs.cpSync(weightsDir, modelCopy, { recursive: true });
+      fs.rmSync(modelCopy, { recursive: true, force: true }); // a copy whose row a crash rolled back
+      copyDirAtomic(weightsDir, modelCopy, store.paths.tmp);
     }
     store.checkpoints.insert({
       jobId: job.id,
@@ -320,7 +365,13 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
   });
   if (!running) return undefined;
 
-  const resume = latestCheckpointStep(store, jobId) !== null;
+  // Resume only from committed checkpoints (newest first; the engine skips one that fails its checksum). Files of
+  // any other checkpoint (one a crash left before its step was recorded) go now, before the trainer starts.
+  let committed = (running.runtime.checkpoints ?? []).filter((step) =>
+    fs.existsSync(path.join(files.checkpoints, `step-${step}`, 'state.bin')),
+  );
+  pruneCheckpoints(files.checkpoints, committed);
+  const resume = committed.length > 0;
   const options: EngineTrainOptions = {
     modelDir: resolved.modelDir,
     outputDir: files.output,
@@ -345,29 +396,52 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     checkpointEachEpoch: plan.checkpointEachEpoch,
     evalEverySteps: stored.validation ? evalEverySteps(totalEstimate) : 0,
     resume,
+    ...(resume ? { resumeFrom: committed.map((step) => `step-${step}`).reverse() } : {}),
   };
 
   let lastStep = running.runtime.lastStep ?? 0;
   let lastProgress: EngineProgress | undefined;
   let final: ChildMessage | undefined;
+  /** The step's metrics event, and its checkpoint's commit (and listing), in one transaction. */
   const onProgress = (p: EngineProgress) => {
     lastProgress = p;
     const events: NewEvent[] = [];
-    if (p.resumedFromStep >= 0) events.push({ message: TEXT.resumedFrom(p.resumedFromStep) });
+    if (p.resumedFromStep >= 0) {
+      // Candidates newer than the step resumed from failed their checksum (or were incomplete): say so, drop them.
+      for (const step of committed.filter((s) => s > p.resumedFromStep).reverse()) {
+        events.push({ level: 'warn', message: TEXT.unreadableCheckpoint(step) });
+      }
+      committed = committed.filter((s) => s <= p.resumedFromStep);
+      events.push({ message: TEXT.resumedFrom(p.resumedFromStep) });
+    }
     // Steps redone after a resume were reported before the interruption: no second metrics event.
     if (p.step > lastStep) events.push(metricsEvent(p));
+    const step = Math.max(lastStep, p.step);
+    const withCheckpoint = p.checkpointPath ? commitStep(committed, p.step) : undefined;
     const secondsPerStep = p.elapsedS / Math.max(1, p.step);
-    store.jobs.update(jobId, {
-      patch: { estimated_finish: nowSeconds() + Math.ceil(secondsPerStep * (p.totalSteps - p.step)) },
-      runtime: { lastStep: Math.max(lastStep, p.step) },
-      events,
-    });
-    lastStep = Math.max(lastStep, p.step);
-    if (p.checkpointPath) {
-      if (plan.isListed(p.step, p.epoch)) {
-        registerCheckpoint(store, running, resolved, p, adapterOrModelDir(p.checkpointPath, settings.full));
-      }
-      pruneCheckpoints(files.checkpoints, p.step);
+    const record = (checkpoints: number[] | undefined) =>
+      store.transaction(() => {
+        store.jobs.update(jobId, {
+          patch: { estimated_finish: nowSeconds() + Math.ceil(secondsPerStep * (p.totalSteps - p.step)) },
+          runtime: { lastStep: step, checkpoints: checkpoints ?? committed },
+          events,
+        });
+        if (checkpoints && plan.isListed(p.step, p.epoch)) {
+          registerCheckpoint(store, running, resolved, p, adapterOrModelDir(p.checkpointPath, settings.full));
+        }
+      });
+    try {
+      record(withCheckpoint);
+    } catch (error) {
+      // Listing the checkpoint failed (its copy found the disk full, say): keep the step's event, then fail.
+      if (withCheckpoint) record(undefined);
+      lastStep = step;
+      throw error;
+    }
+    lastStep = step;
+    if (withCheckpoint) {
+      committed = withCheckpoint;
+      pruneCheckpoints(files.checkpoints, committed, p.step);
     }
   };
   const child = new Child(ctx.entry, (message) => {
@@ -388,16 +462,16 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     try {
       finish(exit);
     } catch (error) {
-      fail(
+      failTraining(
         store,
         jobId,
-        ['running'],
         FAILED_TRAINER,
         `Recording the trained model failed: ${(error as Error).message}`,
       );
     }
   });
   const finish = (exit: ChildExit) => {
+    if (final?.type === 'trained' && final.result.cancelled) commitStopCheckpoint(final.result);
     const current = store.jobs.record(jobId);
     if (current?.job.status !== 'running') return; // paused or cancelled meanwhile: nothing to record
     if (final?.type === 'trained' && !final.result.cancelled) {
@@ -408,19 +482,29 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
         from: ['running'],
         to: 'queued',
         patch: { estimated_finish: null },
-        events: [{ message: TEXT.shutdown(latestCheckpointStep(store, jobId)) }],
+        events: [{ message: TEXT.shutdown(committed.at(-1) ?? null) }],
       });
     } else if (final?.type === 'error') {
-      fail(store, jobId, ['running'], 'training_failed', `Training failed: ${final.message}`);
+      failTraining(store, jobId, 'training_failed', `Training failed: ${final.message}`);
     } else {
-      fail(
+      failTraining(
         store,
         jobId,
-        ['running'],
         FAILED_TRAINER,
         `The trainer process ended unexpectedly (${describeExit(exit)}) at step ${lastStep}.`,
       );
     }
+  };
+  /**
+   * A stop (pause, cancel, shutdown) ends with a checkpoint at the last step, which has no progress report of its
+   * own: it is committed here, once that step's event is known to be recorded.
+   */
+  const commitStopCheckpoint = (result: EngineTrainResult) => {
+    const stop = result.checkpoints.at(-1)?.step;
+    if (stop === undefined || stop !== result.steps || stop > lastStep || committed.includes(stop)) return;
+    committed = commitStep(committed, stop);
+    store.jobs.update(jobId, { runtime: { checkpoints: committed } });
+    pruneCheckpoints(files.checkpoints, committed);
   };
   return { phase: 'training', done, stop: () => child.send({ type: 'stop' }), kill: () => child.kill() };
 }

@@ -10,7 +10,7 @@ import { EmulatorError, type JobUpdate, type Store } from '../store';
 import { TEXT } from './events';
 import {
   type ActiveRun,
-  latestCheckpointStep,
+  committedCheckpointStep,
   type RunnerContext,
   startTraining,
   startValidation,
@@ -66,7 +66,7 @@ export class Scheduler {
         from: ['running'],
         to: 'queued',
         patch: { estimated_finish: null },
-        events: [{ message: TEXT.interrupted(latestCheckpointStep(this.store, record.job.id)) }],
+        events: [{ message: TEXT.interrupted(committedCheckpointStep(record)) }],
       });
     }
     this.pump();

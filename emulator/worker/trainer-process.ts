@@ -1,11 +1,15 @@
 /**
  * The trainer child process. It validates and tokenizes a job's data, or runs the engine's training, for the
  * scheduler that forked it, and reports back over IPC. The native addon is loaded here, never in the server. The
- * process ends itself when the parent goes away (a killed server must not leave training running).
+ * process never outlives its parent (`tieToParent`): a trainer left running by a killed server would keep
+ * writing checkpoints into a job folder that the next server start owns.
  */
+import { tieToParent } from '../child-entry';
 import { DatasetError, ModelTokenizer, prepareDataset } from '../data';
 import { buildMerges } from './models';
 import type { ChildMessage, EngineTrainOptions, ParentMessage, PrepareRequest } from './protocol';
+
+tieToParent();
 
 function send(message: ChildMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -50,7 +54,6 @@ let stopRequested = false;
 
 async function train(options: EngineTrainOptions): Promise<ChildMessage> {
   try {
-    // Imported here, in the child, so the server process never loads the addon.
     const engine = await import('../../native/index');
     const run = engine.startTraining(options, (progress) => {
       void send({ type: 'progress', progress });
@@ -62,11 +65,6 @@ async function train(options: EngineTrainOptions): Promise<ChildMessage> {
     return { type: 'error', message: (error as Error).message };
   }
 }
-
-process.on('disconnect', () => {
-  // The scheduler is gone (the server stopped or was killed): stop at once; the last checkpoint is on disk.
-  process.kill(process.pid, 'SIGKILL');
-});
 
 process.on('message', (message: ParentMessage) => {
   switch (message.type) {

@@ -12,7 +12,15 @@
 //   inspectSafetensors(path) -> Promise<string>      {"metadata":{...},"tensors":[{name,dtype,shape,dataOffsets}]}
 //   initModel({outDir, config, seed?, initStd?, copyTokenizerFrom?}) -> Promise<void>   random-init HF folder
 //   engineInfo() -> {avx2, cblas}
+//   exitWithParent(parentPid) -> boolean   Linux: SIGKILL this process when its parent dies (PR_SET_PDEATHSIG)
 #include <napi.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#endif
 
 #include <atomic>
 #include <functional>
@@ -235,6 +243,27 @@ Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// A child process of the emulator (trainer, inference) must not outlive the server: the kernel kills it in the
+// parent's exit path, before anything can see the parent gone, so it writes nothing more. Parent death means the
+// death of the thread that forked this process (Node forks from its main thread). If the parent died before the
+// call (getppid() no longer `parentPid`), the process kills itself now. Returns false where there is no such
+// mechanism (not Linux); the caller then relies on its IPC channel closing.
+Napi::Value ExitWithParent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) {
+    Napi::TypeError::New(env, "parentPid must be a number").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+#ifdef __linux__
+  const auto parent = static_cast<pid_t>(info[0].As<Napi::Number>().Int64Value());
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return Napi::Boolean::New(env, false);
+  if (::getppid() != parent) ::raise(SIGKILL);
+  return Napi::Boolean::New(env, true);
+#else
+  return Napi::Boolean::New(env, false);
+#endif
+}
+
 }  // namespace
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -249,6 +278,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("inspectSafetensors", Napi::Function::New<InspectSafetensors>(env, "inspectSafetensors"));
   exports.Set("initModel", Napi::Function::New<InitModel>(env, "initModel"));
   exports.Set("engineInfo", Napi::Function::New<EngineInfo>(env, "engineInfo"));
+  exports.Set("exitWithParent", Napi::Function::New<ExitWithParent>(env, "exitWithParent"));
   register_generate(env, exports);
   return exports;
 }

@@ -177,6 +177,7 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
   o.checkpoint_each_epoch = r.boolean("checkpointEachEpoch", o.checkpoint_each_epoch);
   o.eval_every_steps = r.integer("evalEverySteps", o.eval_every_steps, 0);
   o.resume = r.boolean("resume", o.resume);
+  o.resume_from = r.strings("resumeFrom");
   Napi::Value objective = r.raw("objective");
   if (!objective.IsUndefined()) {
     OptionReader j(objective, "options.objective");

@@ -410,15 +410,29 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
 
   int resumed_from = -1;
   if (o.resume) {
-    const std::string latest_path = path_join(o.checkpoint_dir, "latest");
-    if (!file_exists(latest_path)) throw Error(latest_path + ": no checkpoint to resume from");
-    const std::string dir = path_join(o.checkpoint_dir, trim(read_file(latest_path)));
-    TrainState saved;
-    read_state(path_join(dir, "state.bin"), o.full, saved, params, adam_m.data(), adam_v.data(), n_params);
-    if (saved.fingerprint != st.fingerprint)
-      throw Error(dir + ": checkpoint was made with other training options or data; cannot resume this run");
-    st = saved;
-    resumed_from = static_cast<int>(st.step);
+    std::vector<std::string> names = o.resume_from;
+    if (names.empty()) {
+      const std::string latest_path = path_join(o.checkpoint_dir, "latest");
+      if (!file_exists(latest_path)) throw Error(latest_path + ": no checkpoint to resume from");
+      names.push_back(trim(read_file(latest_path)));
+    }
+    resumed_from = 0;  // unless a candidate reads back whole: start over (the run is a function of its options)
+    for (const std::string& name : names) {
+      const std::string dir = path_join(o.checkpoint_dir, name);
+      TrainState saved;
+      try {
+        // read_state checks magic, size and checksum before it touches params / m / v
+        read_state(path_join(dir, "state.bin"), o.full, saved, params, adam_m.data(), adam_v.data(), n_params);
+      } catch (const Error&) {
+        if (o.resume_from.empty()) throw;  // `latest` names one checkpoint: it must be whole
+        continue;
+      }
+      if (saved.fingerprint != st.fingerprint)
+        throw Error(dir + ": checkpoint was made with other training options or data; cannot resume this run");
+      st = saved;
+      resumed_from = static_cast<int>(st.step);
+      break;
+    }
   }
 
 

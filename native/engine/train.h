@@ -48,7 +48,11 @@ struct TrainOptions {
   int checkpoint_every_steps = 0;    // 0 = none during the run (a cancel still writes one)
   bool checkpoint_each_epoch = false;  // also one at the end of every epoch but the last (OpenAI's behaviour)
   int eval_every_steps = 0;        // 0 = only the full validation at the end
-  bool resume = false;             // continue from `latest` in checkpoint_dir (error if none)
+  bool resume = false;             // continue from a checkpoint in checkpoint_dir (error if none, see resume_from)
+  // With resume: the checkpoint folder names to try, newest first (e.g. {"step-8", "step-6"}); the first whose
+  // state.bin reads back whole (magic, size, checksum) is used, an unreadable one is skipped, and when none is
+  // readable the run starts again from step 0 (resumed_from_step = 0). Empty = the folder `latest` names.
+  std::vector<std::string> resume_from;
 
   // What is optimised: "sft" (the token-mean CE above) or a preference objective (objectives/preference.h) on a
   // token file of whole sequences; those need packing off, and their reference log-probs are computed from the
@@ -72,7 +76,8 @@ struct Progress {
   bool is_full_valid = false;  // the final full validation ran at this step
   double full_valid_loss = 0, full_valid_mean_token_accuracy = 0;
   std::string checkpoint_path;  // "" unless a checkpoint was written at this step
-  int resumed_from_step = -1;   // on the first report after a resume: the step resumed from; else -1
+  int resumed_from_step = -1;   // on the first report after a resume: the step resumed from (0: every
+                                // resume_from candidate was unreadable, the run started over); else -1
   // Objective metrics with TRL's names (preference objectives: rewards/chosen, rewards/rejected,
   // rewards/accuracies, rewards/margins, logps/chosen, logps/rejected, ...; "valid_" / "full_valid_" prefixed for
   // the validation passes of this step); empty for sft.

@@ -199,6 +199,35 @@ void test_lora_run() {
   train(oc, nullptr, nullptr);
   expect(adapter_bytes(oc.output_dir) == a, "resume from the step-2 checkpoint == uninterrupted run");
 
+  // resume_from: a corrupt (flipped byte) or truncated newest candidate is skipped for the next one; when no
+  // candidate reads back whole the run starts over; every way ends with the uninterrupted run's bytes
+  {
+    TrainOptions of = base_options("f");
+    std::atomic<bool> stop{false};
+    train(of, [&](const Progress& p) { if (p.step == 3) stop = true; }, &stop);  // step-2 and step-3 on disk
+    const std::string state3 = path_join(of.checkpoint_dir, "step-3/state.bin");
+    std::string bytes = read_file(state3);
+    bytes[bytes.size() / 2] ^= 0x40;
+    write_file_atomic(state3, bytes);
+    of.resume = true;
+    of.resume_from = {"step-3", "step-2"};
+    std::vector<Progress> pf;
+    train(of, [&](const Progress& p) { pf.push_back(p); }, nullptr);
+    expect(!pf.empty() && pf[0].resumed_from_step == 2 && pf[0].step == 3,
+           "a checkpoint whose checksum fails is skipped: resumed from step-2");
+    expect(adapter_bytes(of.output_dir) == a, "resume past a corrupt checkpoint == uninterrupted run");
+    write_file_atomic(path_join(of.checkpoint_dir, "step-2/state.bin"), bytes.substr(0, bytes.size() - 100));
+    of.resume_from = {"step-3", "step-2", "step-9"};  // corrupt, truncated, absent
+    pf.clear();
+    train(of, [&](const Progress& p) { pf.push_back(p); }, nullptr);
+    expect(pf.size() == 6 && pf[0].resumed_from_step == 0 && pf[0].step == 1,
+           "no readable candidate: the run starts over and says resumed_from_step 0");
+    expect(adapter_bytes(of.output_dir) == a, "a run started over == uninterrupted run");
+    of.resume_from = {};
+    write_file_atomic(path_join(of.checkpoint_dir, "latest"), "step-3\n");
+    expect_throws([&] { train(of, nullptr, nullptr); }, "checksum mismatch", "`latest` naming a corrupt checkpoint");
+  }
+
   // resuming with other options is refused
   TrainOptions od = oc;
   od.learning_rate = 2e-2;

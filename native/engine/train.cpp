@@ -435,7 +435,6 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     }
   }
 
-
   TrainResult result;
   result.total_steps = static_cast<int>(total_steps);
   int64_t last_ckpt_step = o.resume ? static_cast<int64_t>(st.step) : -1;

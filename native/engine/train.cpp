@@ -80,7 +80,11 @@ std::vector<Step> make_plan(const TokenFile& tf, const TrainOptions& o, size_t p
     if (o.objective.method == "sft") {
       rows = make_rows(tf, epoch_order(tf.size(), o.seed, e), o.max_seq_len, o.packing);
     } else {
-      for (uint32_t u : epoch_order(preference_units, o.seed, e)) rows.push_back({{u, 1}});
+      // kto keeps the file order (TRL requires sequential sampling: each example's KL completion is its neighbour's
+      // in a fixed batch); dpo shuffles per epoch as sft does
+      std::vector<uint32_t> order = epoch_order(preference_units, o.seed, e);
+      if (o.objective.method == "kto") std::sort(order.begin(), order.end());
+      for (uint32_t u : order) rows.push_back({{u, 1}});
     }
     std::vector<MicroBatch> micro;
     for (size_t i = 0; i < rows.size(); i += o.batch_size)
@@ -400,8 +404,9 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   Llama model;
   llama_init(model, w, o.full ? nullptr : &lora, rows_per_batch * max_T, max_T, /*pack_frozen=*/!o.full);
   if (pref) {
-    // Reference log-probs, once per run, from the model as it starts (before a resume loads the trained state): a
-    // fresh adapter (B = 0) adds nothing, so it is switched off for this pass.
+    // Reference log-probs, once per run, from the model as it starts, before a resume loads the trained state (TRL
+    // 1.13: a fresh adapter's reference is the base with the adapter off, a pretrained adapter's a frozen copy of
+    // it, full fine-tuning's the initial weights): a fresh adapter (B = 0) adds nothing, so it is off for this pass.
     if (!o.full && o.init_adapter_dir.empty()) model.lora = nullptr;
     po->compute_reference(model, tf, 0);
     if (has_valid) po->compute_reference(model, vf, 1);

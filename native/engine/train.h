@@ -55,9 +55,9 @@ struct TrainOptions {
   std::vector<std::string> resume_from;
 
   // What is optimised: "sft" (the token-mean CE above) or a preference objective (objectives/preference.h) on a
-  // token file of whole sequences; those need packing off, and their reference log-probs are computed from the
-  // model as it starts (the base with a fresh adapter, the init adapter, or the initial weights of full fine-tuning)
-  // once per run, before the first step.
+  // token file of whole sequences; those need packing off, and their reference log-probs are computed once per run,
+  // before the first step, from the model as it starts: the base (a fresh adapter), the init adapter (TRL's frozen
+  // "ref" copy of a pretrained adapter), or the initial weights (full fine-tuning: no frozen copy is kept).
   ObjectiveOptions objective;
 };
 

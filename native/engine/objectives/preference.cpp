@@ -380,6 +380,7 @@ double PreferenceObjective::micro_step(Llama& m, const TokenFile& tf, int slot, 
       if (o_.loss_types[k] == "sft") nll_weight += weight_of(o_, k);
     if (o_.loss_types[0] == "simpo") nll_weight = o_.cpo_alpha;
     if (orpo) nll_weight = 1.0;
+    if (o_.loss_types[0] == "simpo" && nll_weight == 0) metrics.add("nll_loss", 0.0);  // CPOTrainer logs it always
     if (nll_weight > 0) {
       double ce_sum = 0;
       int64_t n_nll = 0;

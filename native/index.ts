@@ -240,8 +240,9 @@ export class NativeEngineNotBuiltError extends Error {
     cause?: unknown,
   ) {
     super(
-      `the tunekit native engine is not built: run \`npm run build:native\` (needs cmake and a C++20 compiler; ` +
-        `OpenBLAS optional) — expected ${binaryPath}`,
+      `the tunekit native engine is not built: run \`npm rebuild @tunekit/emulator\` where it is installed, or ` +
+        `\`npm run build:native\` in a checkout (needs cmake and a C++20 compiler; OpenBLAS optional) — ` +
+        `expected ${binaryPath}`,
       { cause },
     );
     this.name = 'NativeEngineNotBuiltError';
@@ -278,12 +279,18 @@ interface NativeBinding {
   exitWithParent(parentPid: number): boolean;
 }
 
-/** The package root: the nearest folder above this module whose package.json is tunekit's. */
+/** The packages that hold the engine: the repository (a checkout) and the installed emulator package. */
+const ENGINE_PACKAGES = new Set(['tunekit', '@tunekit/emulator']);
+
+/** The package root: the nearest folder above this module whose package.json is one of {@link ENGINE_PACKAGES}. */
 function packageRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tunekit')
+    if (
+      existsSync(pkg) &&
+      ENGINE_PACKAGES.has((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name ?? '')
+    )
       return dir;
     const parent = dirname(dir);
     if (parent === dir) return resolve(dirname(fileURLToPath(import.meta.url)), '..');

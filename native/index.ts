@@ -73,7 +73,7 @@ export interface TrainOptions {
  * chosen / rejected answer; for `kto` one row per example with `desirable` giving its label.
  */
 export interface ObjectiveOptions {
-  method: 'sft' | 'dpo' | 'kto';
+  method: 'sft' | 'dpo' | 'kto' | 'grpo';
   /** dpo: any of sigmoid, hinge, ipo, robust, sigmoid_norm, sft (summed with lossWeights); or simpo / orpo alone. */
   lossTypes?: string[];
   lossWeights?: number[];
@@ -87,6 +87,16 @@ export interface ObjectiveOptions {
   /** kto: one flag per example of trainTokens / validTokens (1 = desirable). */
   desirable?: number[];
   validDesirable?: number[];
+  /**
+   * grpo (native/engine/objectives/grpo.h; TRL GRPOConfig's names and defaults, beta 0 for grpo): the token file
+   * holds groups of numGenerations sampled completions of one prompt, `rewards` one reward per row.
+   */
+  numGenerations?: number;
+  grpoLossType?: 'grpo' | 'dr_grpo' | 'dapo' | 'bnpo';
+  epsilon?: number;
+  maxCompletionLength?: number;
+  scaleRewards?: 'group' | 'batch' | 'none';
+  rewards?: number[];
 }
 
 /** One optimizer step's report (mirrors tk::Progress). */

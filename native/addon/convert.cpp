@@ -193,6 +193,12 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
     ob.reference_free = j.boolean("referenceFree", ob.reference_free);
     ob.desirable_weight = j.number("desirableWeight", ob.desirable_weight);
     ob.undesirable_weight = j.number("undesirableWeight", ob.undesirable_weight);
+    ob.num_generations = j.integer("numGenerations", ob.num_generations, 2);
+    ob.grpo_loss_type = j.string("grpoLossType", false, ob.grpo_loss_type);
+    ob.epsilon = j.number("epsilon", ob.epsilon);
+    ob.max_completion_length = j.integer("maxCompletionLength", ob.max_completion_length, 1);
+    ob.scale_rewards = j.string("scaleRewards", false, ob.scale_rewards);
+    ob.rewards = j.numbers("rewards");
     for (const char* key : {"desirable", "validDesirable"}) {
       if (j.raw(key).IsUndefined()) continue;
       std::vector<uint8_t>& dst = key[0] == 'd' ? ob.desirable : ob.valid_desirable;

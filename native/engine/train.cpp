@@ -18,6 +18,7 @@
 #include "llama.h"
 #include "model_io.h"
 #include "ops.h"
+#include "objectives/grpo.h"
 #include "optim.h"
 #include "tokens.h"
 
@@ -168,7 +169,7 @@ std::vector<uint32_t> units_of(const MicroBatch& mb) {
 }
 
 // A preference objective's validation over micro-batches: the mean loss of the micro-batches and their metrics.
-double evaluate_preference(PreferenceObjective& po, Llama& m, const TokenFile& vf, const std::vector<MicroBatch>& mbs,
+double evaluate_preference(SequenceObjective& po, Llama& m, const TokenFile& vf, const std::vector<MicroBatch>& mbs,
                            MetricMeans& metrics) {
   double loss = 0;
   for (const MicroBatch& mb : mbs) loss += po.micro_step(m, vf, 1, units_of(mb), 0.0f, nullptr, nullptr, metrics, nullptr);
@@ -200,6 +201,7 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
 
 // Everything that shapes the trajectory: resuming with other options or data would not reproduce the run.
 uint64_t run_fingerprint(const TrainOptions& o, const TokenFile& tf) {
+  uint64_t h_extra = 0;
   std::string s = std::to_string(o.full) + "|" + std::to_string(o.lora.r) + "|" + std::to_string(o.lora.alpha) + "|" +
                   std::to_string(o.lora.dropout) + "|" + std::to_string(o.lora.use_rslora) + "|";
   for (Proj p : o.lora.targets) s += proj_name(p);
@@ -222,8 +224,13 @@ uint64_t run_fingerprint(const TrainOptions& o, const TokenFile& tf) {
     for (double w : ob.loss_weights) parts.push_back(std::to_string(w));
     for (const std::string& part : parts) s.append(1, '|').append(part);
     for (uint8_t d : ob.desirable) s.push_back(d ? '1' : '0');
+    if (ob.method == "grpo") {
+      s += "|" + std::to_string(ob.num_generations) + "|" + ob.grpo_loss_type + "|" + std::to_string(ob.epsilon) + "|" +
+           std::to_string(ob.max_completion_length) + "|" + ob.scale_rewards;
+      h_extra = fnv1a(ob.rewards.data(), ob.rewards.size() * sizeof(double));
+    }
   }
-  uint64_t h = fnv1a(s.data(), s.size());
+  uint64_t h = fnv1a(s.data(), s.size()) ^ h_extra;
   h = fnv1a(tf.offsets.data(), tf.offsets.size() * 8, h);
   h = fnv1a(tf.ids.data(), tf.ids.size() * 4, h);
   return fnv1a(tf.labels.data(), tf.labels.size() * 4, h);
@@ -328,11 +335,12 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
   const bool has_valid = !o.valid_tokens.empty();
   if (has_valid) vf = read_token_file(o.valid_tokens, c.vocab_size);
 
-  std::unique_ptr<PreferenceObjective> po;
+  std::unique_ptr<SequenceObjective> po;
   size_t train_units = 0, valid_units = 0;
   if (pref) {
-    ObjectiveOptions ob = o.objective;
-    po = std::make_unique<PreferenceObjective>(ob, o.max_seq_len, pad_id, o.batch_size);
+    const ObjectiveOptions& ob = o.objective;
+    if (ob.method == "grpo") po = std::make_unique<GrpoObjective>(ob, o.max_seq_len, pad_id);
+    else po = std::make_unique<PreferenceObjective>(ob, o.max_seq_len, pad_id, o.batch_size);
     try {
       train_units = po->units(tf);
       if (has_valid) valid_units = po->units(vf);
@@ -489,6 +497,10 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
       // each micro-batch's loss is a mean over its units; the step's is the mean over its micro-batches (HF
       // Trainer divides each by the accumulation steps)
       const float scale = 1.0f / static_cast<float>(step.micro.size());
+      std::vector<uint32_t> step_units;
+      for (const MicroBatch& mb : step.micro)
+        for (uint32_t u : units_of(mb)) step_units.push_back(u);
+      po->begin_step(tf, 0, step_units);
       for (const MicroBatch& mb : step.micro) {
         DropoutCtx drop{o.seed, st.micro_cursor++};
         pref_loss += scale * po->micro_step(model, tf, 0, units_of(mb), scale, &grads, &drop, step_metrics, &n_scored);

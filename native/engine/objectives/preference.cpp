@@ -83,9 +83,13 @@ Term pair_term(const ObjectiveOptions& o, const std::string& type, const PairLog
 }  // namespace
 
 void validate_objective(const ObjectiveOptions& o) {
-  if (o.method != "sft" && o.method != "dpo" && o.method != "kto")
-    throw Error("objective.method must be 'sft', 'dpo' or 'kto' (got '" + o.method + "')");
+  if (o.method != "sft" && o.method != "dpo" && o.method != "kto" && o.method != "grpo")
+    throw Error("objective.method must be 'sft', 'dpo', 'kto' or 'grpo' (got '" + o.method + "')");
   if (o.method == "sft") return;
+  if (o.method == "grpo") {
+    validate_grpo(o);
+    return;
+  }
   if (!(o.beta > 0) || !std::isfinite(o.beta)) throw Error("objective.beta must be a positive number");
   if (o.method == "kto") {
     if (!(o.desirable_weight >= 0) || !(o.undesirable_weight >= 0))

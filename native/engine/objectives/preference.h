@@ -45,10 +45,18 @@ struct ObjectiveOptions {
   // kto
   double desirable_weight = 1.0, undesirable_weight = 1.0;
   std::vector<uint8_t> desirable, valid_desirable;  // per example of the train / validation token file
+  // grpo (objectives/grpo.h; TRL GRPOConfig names and defaults, beta above: TRL's default for grpo is 0)
+  int num_generations = 8;             // completions per prompt: rows per group
+  std::string grpo_loss_type = "dapo";  // grpo | dr_grpo | dapo | bnpo
+  double epsilon = 0.2;                 // clip range of the policy ratio
+  int max_completion_length = 256;      // dr_grpo's normaliser
+  std::string scale_rewards = "group";  // group | batch | none
+  std::vector<double> rewards;          // per row of the train token file
 };
 
 // Throws tk::Error naming the field when the options are inconsistent.
 void validate_objective(const ObjectiveOptions& o);
+void validate_grpo(const ObjectiveOptions& o);  // grpo.cpp
 
 // ---- per-pair / per-example losses: forward and backward ------------------------------------------------------
 // One preference pair: summed completion log-probs of policy and reference, completion token counts.
@@ -99,23 +107,40 @@ class MetricMeans {
   std::vector<std::pair<std::string, std::pair<double, int>>> items_;
 };
 
+// An objective over units of whole-sequence rows of a token file, as train() drives it (preference objectives
+// below, GRPO in grpo.h).
+class SequenceObjective {
+ public:
+  virtual ~SequenceObjective() = default;
+  virtual int rows_per_unit() const = 0;
+  // Units in a token file; throws when the file does not hold whole units.
+  virtual size_t units(const TokenFile& tf) const = 0;
+  // The longest row a unit of tf makes (after truncation), for sizing the model's buffers.
+  virtual int max_row_len(const TokenFile& tf) const = 0;
+  // Reference log-probs of every example of tf; slot 0 = training file, 1 = validation file.
+  virtual void compute_reference(Llama& m, const TokenFile& tf, int slot) = 0;
+  // Called with every unit of an optimizer step before its micro-batches (step-wide normalisers).
+  virtual void begin_step(const TokenFile&, int, const std::vector<uint32_t>&) {}
+  // One micro-batch of units: forward, loss, and (when g is non-null) gradients of scale * loss accumulated.
+  // Adds the micro-batch's loss and TRL metrics to `metrics`; returns the loss.
+  virtual double micro_step(Llama& m, const TokenFile& tf, int slot, const std::vector<uint32_t>& units, float scale,
+                            Grads* g, const DropoutCtx* drop, MetricMeans& metrics, int64_t* scored_tokens) = 0;
+};
+
 // The objective on a token file whose examples are rows of whole sequences: for dpo, example 2i is pair i's
 // chosen row and 2i+1 its rejected one; for kto, one example per row with ObjectiveOptions::desirable.
-class PreferenceObjective {
+class PreferenceObjective : public SequenceObjective {
  public:
   PreferenceObjective(const ObjectiveOptions& o, int max_seq_len, int pad_id, int batch_size);
-  int rows_per_unit() const { return o_.method == "dpo" ? 2 : 1; }
-  // Units (pairs or examples) in a token file; throws when the file does not hold whole units.
-  size_t units(const TokenFile& tf) const;
-  // The longest row a unit of tf makes (after truncation), for sizing the model's buffers.
-  int max_row_len(const TokenFile& tf) const;
-  // Reference log-probs of every example of tf (and KTO's mismatched KL rows), with the model as it is now; slot
-  // 0 = training file, 1 = validation file. reference_free: zeros.
-  void compute_reference(Llama& m, const TokenFile& tf, int slot);
-  // One micro-batch of units: forward, loss, and (when g is non-null) gradients of scale * loss accumulated.
-  // Adds the micro-batch's loss and TRL metrics to `metrics`; returns the loss (mean over its units).
+  int rows_per_unit() const override { return o_.method == "dpo" ? 2 : 1; }
+  size_t units(const TokenFile& tf) const override;
+  int max_row_len(const TokenFile& tf) const override;
+  // Reference log-probs of every example of tf (and KTO's mismatched KL rows), with the model as it is now.
+  // reference_free: zeros.
+  void compute_reference(Llama& m, const TokenFile& tf, int slot) override;
+  // Returns the micro-batch's loss as a mean over its units.
   double micro_step(Llama& m, const TokenFile& tf, int slot, const std::vector<uint32_t>& units, float scale,
-                    Grads* g, const DropoutCtx* drop, MetricMeans& metrics, int64_t* scored_tokens);
+                    Grads* g, const DropoutCtx* drop, MetricMeans& metrics, int64_t* scored_tokens) override;
 
  private:
   struct Row {

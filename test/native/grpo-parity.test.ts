@@ -88,7 +88,7 @@ describe('grpo matches TRL GRPOTrainer', () => {
           Math.abs(sum - expected.sum) / data!.length,
           Math.abs(Math.sqrt(squares) - expected.norm),
         ];
-        expected.head.forEach((v, i) => diffs.push(Math.abs(data![i]! - v)));
+        for (const [i, v] of expected.head.entries()) diffs.push(Math.abs(data![i]! - v));
         worst = Math.max(worst, ...diffs);
       }
       expect(worst).toBeLessThanOrEqual(meta.tolerance);

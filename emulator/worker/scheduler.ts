@@ -100,8 +100,9 @@ export class Scheduler {
     if (method === 'reinforcement') {
       throw new EmulatorError(
         400,
-        "The 'reinforcement' fine-tuning method is not supported by tunekit yet: its GRPO trainer is not in the " +
-          'engine. Graders can be run and validated with /v1/fine_tuning/alpha/graders/run and /validate.',
+        "The 'reinforcement' fine-tuning method is not supported by tunekit yet: the job's GRPO rollout loop " +
+          '(sampling completions, grading them, updating) is not built. Graders can be run and validated with ' +
+          '/v1/fine_tuning/alpha/graders/run and /validate.',
         'method.type',
         'unsupported_method',
       );

@@ -146,5 +146,15 @@ describe('reinforcement job creation', () => {
     expect(hosted.message).toMatch(/gpt-4o-mini-2024-07-18.*reinforcement/);
     const sft = await badRequest(openai.fineTuning.jobs.create({ model: 'o4-mini', training_file }));
     expect(sft.message).toMatch(/o4-mini.*'supervised'/);
+    // A valid reinforcement job is refused, visibly, until the rollout loop exists.
+    const valid = await badRequest(
+      openai.fineTuning.jobs.create({
+        model: 'o4-mini-2025-04-16',
+        training_file,
+        method: { type: 'reinforcement', reinforcement: { grader: exact } },
+      }),
+    );
+    expect(valid).toMatchObject({ param: 'method.type', code: 'unsupported_method' });
+    expect(valid.message).toMatch(/rollout loop/);
   });
 });

@@ -14,6 +14,10 @@ import Fastify, {
 import type { z } from 'zod';
 import { foldBracketQuery } from './contract/common';
 import { type RouteDef, routes, toFastifyPath } from './contract/routes';
+import { togetherRoutes } from './dialects/together/contract/routes';
+import type { TogetherServices } from './dialects/together/routes/context';
+import { togetherHandlers } from './dialects/together/routes/index';
+import { SignedUploads } from './dialects/together/routes/signed-uploads';
 import { authenticate, type Caller } from './http/auth';
 import {
   clientErrorHandler,
@@ -42,6 +46,8 @@ export interface AppOptions {
   /** Interval between `: heartbeat` comments on live event streams (default 15 s). */
   heartbeatMs?: number;
   version?: string;
+  /** How long a Together signed upload URL stays valid (default 15 minutes). */
+  uploadUrlTtlMs?: number;
   /** Fastify's logger option (default: off). The CLI logs errors (a 5xx, a stream that failed) to stderr. */
   logger?: FastifyServerOptions['logger'];
 }
@@ -62,6 +68,10 @@ const IDEMPOTENT_OPERATIONS = new Set([
 declare module 'fastify' {
   interface FastifyRequest {
     caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    /** The route's body kind (contract/routes.ts), read by the body parsers. */
+    bodyKind?: string | undefined;
   }
 }
 
@@ -108,8 +118,22 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const allowedKeys = options.apiKeys ?? null;
   for (const route of routes as readonly RouteDef[]) {
-    registerRoute(app, route, services, allowedKeys);
+    const handler = (handlers as RouteHandlers)[route.operationId as keyof RouteHandlers];
+    registerRoute(app, route, handler as (context: unknown) => unknown, services, allowedKeys);
   }
+  // Together's dialect, under /together/v1: the same services plus its signed upload URLs.
+  const togetherServices: TogetherServices = {
+    ...services,
+    uploads: new SignedUploads({ ttlMs: options.uploadUrlTtlMs }),
+  };
+  for (const route of togetherRoutes as readonly RouteDef[]) {
+    const handler = togetherHandlers[route.operationId as keyof typeof togetherHandlers];
+    registerRoute(app, route, handler as (context: unknown) => unknown, togetherServices, allowedKeys);
+  }
+  app.addHook('onClose', (_instance, done) => {
+    togetherServices.uploads.close();
+    done();
+  });
   return app;
 }
 
@@ -153,9 +177,44 @@ function installBodyParsers(app: FastifyInstance): void {
       done(error, undefined);
     }
   });
+  // Form bodies (Together's upload request) become an object of strings.
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (request, text, done) => {
+      if (routeBodyKind(request) !== 'form')
+        return done(null, String(text) === '' ? undefined : new UnsupportedBody());
+      done(null, Object.fromEntries(new URLSearchParams(String(text))));
+    },
+  );
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, buffer, done) => {
     done(null, (buffer as Buffer).length === 0 ? undefined : new UnsupportedBody());
   });
+  // Raw bytes (Together's signed PUT) reach their route as the request stream, unbuffered; any other route
+  // refuses them as before (415, or 413 past the JSON body limit).
+  app.addContentTypeParser('application/octet-stream', (request, payload, done) => {
+    if (routeBodyKind(request) === 'binary') return done(null, payload);
+    let bytes = 0;
+    payload.on('data', (chunk: Buffer) => {
+      bytes += chunk.length;
+    });
+    payload.on('error', (error) => done(error, undefined));
+    payload.on('end', () => {
+      if (bytes > JSON_BODY_LIMIT) {
+        const error = Object.assign(new Error('Request body is too large'), {
+          code: 'FST_ERR_CTP_BODY_TOO_LARGE',
+          statusCode: 413,
+        });
+        return done(error, undefined);
+      }
+      done(null, bytes === 0 ? undefined : new UnsupportedBody());
+    });
+  });
+}
+
+/** The body kind of the route a request was routed to (from its route config), if any. */
+function routeBodyKind(request: FastifyRequest): string | undefined {
+  return (request.routeOptions.config as { bodyKind?: string } | undefined)?.bodyKind;
 }
 
 function isRouted(request: FastifyRequest): boolean {
@@ -168,17 +227,16 @@ class UnsupportedBody {}
 function registerRoute(
   app: FastifyInstance,
   route: RouteDef,
+  handler: ((context: unknown) => unknown) | undefined,
   services: Services,
   allowedKeys: ReadonlySet<string> | null,
 ): void {
-  const handler = (handlers as RouteHandlers)[route.operationId as keyof RouteHandlers] as (
-    context: unknown,
-  ) => unknown;
   if (!handler) throw new Error(`no handler for ${route.operationId}`);
   const idempotent = IDEMPOTENT_OPERATIONS.has(route.operationId);
   app.route({
-    method: route.method.toUpperCase() as 'GET' | 'POST' | 'DELETE',
+    method: route.method.toUpperCase() as 'GET' | 'POST' | 'PUT' | 'DELETE',
     url: toFastifyPath(route.path),
+    config: { bodyKind: route.body?.kind },
     ...(route.auth
       ? {
           onRequest: (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
@@ -254,16 +312,18 @@ function parse(schema: z.ZodType | undefined, value: unknown): unknown {
 function parseBody(route: RouteDef, body: unknown): unknown {
   const spec = route.body;
   if (!spec || spec.kind === 'multipart') return undefined;
+  if (spec.kind === 'binary') return body; // the request stream
   if (body instanceof UnsupportedBody) {
+    const mediaType = spec.kind === 'form' ? 'application/x-www-form-urlencoded' : 'application/json';
     throw new EmulatorError(
       415,
-      'Unsupported Content-Type: send the body as application/json.',
+      `Unsupported Content-Type: send the body as ${mediaType}.`,
       null,
       'unsupported_media_type',
     );
   }
   if (body === undefined) {
-    if (spec.required) {
+    if (spec.kind === 'form' || spec.required) {
       throw new EmulatorError(400, 'This request needs a JSON body.', null, 'missing_required_parameter');
     }
     return spec.schema.parse({});

@@ -6,6 +6,7 @@
  */
 import { stringify } from 'yaml';
 import { z } from 'zod';
+import { togetherRoutes } from '../dialects/together/contract/routes';
 import { type ResponseContent, type RouteDef, routes, TAGS } from './routes';
 
 type Json = Record<string, unknown>;
@@ -117,6 +118,18 @@ function requestBody(converter: SchemaConverter, route: RouteDef): Json | undefi
       content: { 'application/json': { schema: converter.convert(body.schema) } },
     };
   }
+  if (body.kind === 'form') {
+    return {
+      required: true,
+      content: { 'application/x-www-form-urlencoded': { schema: converter.convert(body.schema) } },
+    };
+  }
+  if (body.kind === 'binary') {
+    return {
+      required: true,
+      content: { [body.contentType]: { schema: { type: 'string', format: 'binary' } } },
+    };
+  }
   const schema = converter.convert(body.schema);
   const fields = (resolveComponent(converter, schema).properties ?? {}) as Record<string, Json>;
   const encoding: Json = {};
@@ -167,10 +180,19 @@ function operation(converter: SchemaConverter, route: RouteDef): Json {
   for (const status of Object.keys(route.responses).sort()) {
     const response = route.responses[Number(status)];
     if (!response) continue;
-    responses[status] = {
-      description: response.description,
-      content: Object.fromEntries(response.content.map((content) => mediaType(converter, content))),
-    };
+    const entry: Json = { description: response.description };
+    if (response.headers) {
+      entry.headers = Object.fromEntries(
+        Object.entries(response.headers).map(([name, description]) => [
+          name,
+          { description, schema: { type: 'string' } },
+        ]),
+      );
+    }
+    if (response.content.length > 0) {
+      entry.content = Object.fromEntries(response.content.map((content) => mediaType(converter, content)));
+    }
+    responses[status] = entry;
   }
   op.responses = responses;
   if (route.sdkMethod) op['x-sdk-method'] = route.sdkMethod;
@@ -181,7 +203,7 @@ function operation(converter: SchemaConverter, route: RouteDef): Json {
 export function buildOpenApiDocument(version: string): Json {
   const converter = new SchemaConverter();
   const paths: Record<string, Json> = {};
-  for (const route of routes) {
+  for (const route of [...routes, ...togetherRoutes] as RouteDef[]) {
     paths[route.path] ??= {};
     (paths[route.path] as Json)[route.method] = operation(converter, route);
   }
@@ -197,7 +219,8 @@ export function buildOpenApiDocument(version: string): Json {
         'event streams, pause/resume, health) are marked as such in their descriptions.',
         '',
         'Paths are absolute on the server: the API lives under `/v1` (SDK base URL',
-        '`http://127.0.0.1:4100/v1`) and `/health` at the root.',
+        "`http://127.0.0.1:4100/v1`) and `/health` at the root. Together's dialect lives under `/together/v1`",
+        "(tag `Together`; the `together-ai` SDK's base URL `http://127.0.0.1:4100/together/v1`).",
         '',
         'Errors: every non-2xx response has the body `{"error":{"message","type","param","code"}}`.',
       ].join('\n'),

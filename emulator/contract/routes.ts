@@ -45,7 +45,7 @@ import {
 } from './jobs';
 import { ModelDeletedSchema, ModelListSchema, ModelSchema } from './models';
 
-export type HttpMethod = 'get' | 'post' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'delete';
 
 /** OpenAPI tags, in the order the document lists them. */
 export const TAGS = [
@@ -55,6 +55,12 @@ export const TAGS = [
   { name: 'Chat', description: 'Generate with a base or fine-tuned model.' },
   { name: 'Adapters', description: 'Trained PEFT adapters (tunekit extension).' },
   { name: 'Health', description: 'Server liveness (tunekit extension).' },
+  {
+    name: 'Together',
+    description:
+      "Together's fine-tuning dialect under `/together/v1` (the `together-ai` SDK's base URL), over the same " +
+      'files, jobs and models as the OpenAI dialect.',
+  },
 ] as const;
 export type Tag = (typeof TAGS)[number]['name'];
 
@@ -72,7 +78,19 @@ export interface MultipartBody<S extends z.ZodType = z.ZodType> {
   readonly fileFields: readonly string[];
 }
 
-export type RouteBody = JsonBody | MultipartBody;
+/** An `application/x-www-form-urlencoded` body, parsed into an object of strings. */
+export interface FormBody<S extends z.ZodType = z.ZodType> {
+  readonly kind: 'form';
+  readonly schema: S;
+}
+
+/** Raw bytes (`application/octet-stream`), handed to the route as a stream, unparsed. */
+export interface BinaryBody {
+  readonly kind: 'binary';
+  readonly contentType: string;
+}
+
+export type RouteBody = JsonBody | MultipartBody | FormBody | BinaryBody;
 
 /** One media type a response may carry. */
 export type ResponseContent =
@@ -83,6 +101,8 @@ export type ResponseContent =
 export interface RouteResponse {
   readonly description: string;
   readonly content: readonly ResponseContent[];
+  /** Response headers worth documenting (a redirect's `Location`), name → description. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 export interface RouteDef {
@@ -105,11 +125,11 @@ export interface RouteDef {
   readonly sdkMethod: string | null;
 }
 
-function defineRoute<const R extends RouteDef>(route: R): R {
+export function defineRoute<const R extends RouteDef>(route: R): R {
   return route;
 }
 
-function json<S extends z.ZodType>(schema: S, description: string) {
+export function json<S extends z.ZodType>(schema: S, description: string) {
   return { description, content: [{ kind: 'json', schema }] } as const;
 }
 
@@ -130,7 +150,7 @@ const ERROR_DESCRIPTIONS = {
 const REQUEST_ERRORS = [400, 413, 414, 415, 431] as const;
 
 /** Error responses, all with the `ErrorBody` shape: the route's own codes plus {@link REQUEST_ERRORS}. */
-function errors<const C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[]) {
+export function errors<const C extends keyof typeof ERROR_DESCRIPTIONS>(...codes: C[]) {
   const out = {} as Record<
     C | (typeof REQUEST_ERRORS)[number],
     { description: string; content: readonly [{ kind: 'json'; schema: typeof ErrorBodySchema }] }

@@ -13,15 +13,16 @@ import type { InferenceService, ModelCatalog } from '../routes/context';
 import { EmulatorError } from '../store/errors';
 import { buildMerges } from '../worker/models';
 
-export async function sendMergedAdapter(options: {
+/** Writes the adapter folded into its base (a plain HF model folder) to `outDir`. */
+export async function writeMergedAdapter(options: {
   projectId: string;
   adapter: Adapter;
   adapterDir: string;
   models: ModelCatalog;
   inference: InferenceService;
-  reply: FastifyReply;
-}): Promise<FastifyReply> {
-  const { adapter, reply } = options;
+  outDir: string;
+}): Promise<void> {
+  const { adapter } = options;
   // The adapter's base: a plain model, or (an adapter trained from a LoRA `ft:` model) that model merged.
   const base = options.models.trainingBase(options.projectId, adapter.base_model);
   if (!base) {
@@ -33,10 +34,26 @@ export async function sendMergedAdapter(options: {
     );
   }
   await buildMerges(base.merges, (step) => options.inference.merge(step));
+  await options.inference.merge({
+    modelDir: base.modelDir,
+    adapterDir: options.adapterDir,
+    outDir: options.outDir,
+  });
+}
+
+export async function sendMergedAdapter(options: {
+  projectId: string;
+  adapter: Adapter;
+  adapterDir: string;
+  models: ModelCatalog;
+  inference: InferenceService;
+  reply: FastifyReply;
+}): Promise<FastifyReply> {
+  const { adapter, reply } = options;
   const outDir = mkdtempSync(join(tmpdir(), 'tunekit-merged-'));
   const cleanup = () => rmSync(outDir, { recursive: true, force: true });
   try {
-    await options.inference.merge({ modelDir: base.modelDir, adapterDir: options.adapterDir, outDir });
+    await writeMergedAdapter({ ...options, outDir });
   } catch (error) {
     cleanup();
     throw error;

@@ -43,7 +43,7 @@ export class SqliteFileRepo implements FileRepo {
   ) {}
 
   async createFromUpload(projectId: string, upload: FileUpload): Promise<FileObject> {
-    const id = newId('file');
+    const id = upload.id ?? newId('file');
     const tmp = tmpPath(this.paths.tmp, id);
     let bytes: number;
     try {

@@ -46,6 +46,8 @@ export interface CursorQuery {
 // ---------------------------------------------------------------------------------------------- files
 
 export interface FileUpload {
+  /** The id to give the file (one announced before its bytes came, as Together's upload does); default: new. */
+  id?: string | undefined;
   filename: string;
   purpose: FilePurpose;
   /** Seconds after creation when the file expires (`expires_after[seconds]`), or undefined: never. */
@@ -101,6 +103,8 @@ export interface JobRuntime {
    * trainer starts (docs/emulator.md, "Crash consistency").
    */
   checkpoints?: number[] | undefined;
+  /** What a Together-dialect request asked that the job's fields do not say (`n_evals`, `from_checkpoint`, …). */
+  together?: Record<string, unknown> | undefined;
 }
 
 /** A job with the project it belongs to and the worker's notes. */
@@ -314,6 +318,11 @@ export interface Store {
   subscribe(jobId: string, listener: (update: JobUpdate) => void): () => void;
   /** Runs `fn` in one write transaction (repository calls inside it join it). */
   transaction<T>(fn: () => T): T;
+  /**
+   * Deletes a job with its events, checkpoints, adapters and model names (one transaction), then its folders;
+   * false when the project has no such job. The caller makes sure the job is finished.
+   */
+  deleteJob(projectId: string, jobId: string): boolean;
   close(): void;
 }
 

@@ -79,6 +79,29 @@ class SqliteStore implements Store {
     }
   }
 
+  deleteJob(projectId: string, jobId: string): boolean {
+    const adapterIds = this.transaction(() => {
+      if (!this.jobs.get(projectId, jobId)) return undefined;
+      const ids = this.db
+        .prepare('SELECT id FROM adapters WHERE project_id = ? AND job_id = ?')
+        .pluck()
+        .all(projectId, jobId) as string[];
+      for (const table of ['events', 'checkpoints', 'adapters', 'models']) {
+        this.db.prepare(`DELETE FROM ${table} WHERE job_id = ?`).run(jobId);
+      }
+      this.db.prepare('DELETE FROM jobs WHERE id = ?').run(jobId);
+      return ids;
+    });
+    if (!adapterIds) return false;
+    // After the commit: a crash here leaves folders without rows, which the next start sweeps away.
+    for (const id of adapterIds) {
+      fs.rmSync(path.join(this.paths.adapters, id), { recursive: true, force: true });
+      fs.rmSync(path.join(this.paths.root, 'merged', id), { recursive: true, force: true });
+    }
+    fs.rmSync(this.paths.jobDir(jobId), { recursive: true, force: true });
+    return true;
+  }
+
   close(): void {
     this.listeners.clear();
     if (this.db.open) this.db.close();

@@ -226,7 +226,7 @@ export function startValidation(ctx: RunnerContext, record: JobRecord): ActiveRu
 // -------------------------------------------------------------------------------------------------- training
 
 /** `ft:{base}:{org}:{suffix}:{8 chars of the job id}`; the org part is `tunekit` (docs/emulator.md). */
-function fineTunedModelName(job: FineTuningJob): string {
+export function fineTunedModelName(job: FineTuningJob): string {
   const base = job.model.startsWith('ft:') ? (job.model.split(':')[1] ?? job.model) : job.model;
   return `ft:${base}:tunekit:${job.user_provided_suffix ?? ''}:${job.id.slice(-8)}`;
 }

@@ -17,6 +17,29 @@ import type { Store } from '../store';
 
 export const BUILTIN_MODEL = 'tunekit-tiny-chat';
 
+/**
+ * The names Together's `GET /fine-tunes/models/supported` lists (a selection of its fine-tuning catalogue, the
+ * `-Reference` names its CLI examples use among them); all are in `DEFAULT_HOSTED_MODELS`.
+ */
+export const TOGETHER_FINE_TUNING_MODELS: readonly string[] = [
+  'meta-llama/Meta-Llama-3.1-8B-Instruct-Reference',
+  'meta-llama/Meta-Llama-3.1-8B-Reference',
+  'meta-llama/Meta-Llama-3.1-70B-Instruct-Reference',
+  'meta-llama/Llama-3.1-70B-Instruct-Reference',
+  'meta-llama/Llama-3.3-70B-Instruct-Reference',
+  'meta-llama/Llama-3.2-1B-Instruct',
+  'meta-llama/Llama-3.2-3B-Instruct',
+  'meta-llama/Meta-Llama-3-8B-Instruct',
+  'Qwen/Qwen2.5-7B-Instruct',
+  'Qwen/Qwen2.5-14B-Instruct',
+  'Qwen/Qwen2.5-72B-Instruct',
+  'Qwen/Qwen3-8B',
+  'mistralai/Mistral-7B-Instruct-v0.2',
+  'mistralai/Mixtral-8x7B-Instruct-v0.1',
+  'google/gemma-2-9b-it',
+  'deepseek-ai/DeepSeek-R1-Distill-Llama-8B',
+];
+
 /** Hosted model names and their local stand-in (a model id of this registry). Documented in docs/emulator.md. */
 export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
   'gpt-4o-mini-2024-07-18': BUILTIN_MODEL,
@@ -40,6 +63,7 @@ export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
   'Qwen/Qwen2.5-7B-Instruct': BUILTIN_MODEL,
   'mistralai/Mistral-7B-Instruct-v0.3': BUILTIN_MODEL,
   'HuggingFaceTB/SmolLM2-135M-Instruct': BUILTIN_MODEL,
+  ...Object.fromEntries(TOGETHER_FINE_TUNING_MODELS.map((name) => [name, BUILTIN_MODEL])),
 };
 
 export type TrainingMethod = 'supervised' | 'dpo' | 'reinforcement';

@@ -40,7 +40,12 @@ export interface TestServer {
 }
 
 export async function startTestServer(
-  options: { apiKeys?: Set<string>; maxUploadBytes?: number; heartbeatMs?: number } = {},
+  options: {
+    apiKeys?: Set<string>;
+    maxUploadBytes?: number;
+    heartbeatMs?: number;
+    uploadUrlTtlMs?: number;
+  } = {},
 ): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-server-'));
   const store = openStore(dataDir);
@@ -53,6 +58,7 @@ export async function startTestServer(
     apiKeys: options.apiKeys ?? null,
     maxUploadBytes: options.maxUploadBytes,
     heartbeatMs: options.heartbeatMs,
+    uploadUrlTtlMs: options.uploadUrlTtlMs,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
@@ -76,6 +82,7 @@ export async function startTestServer(
         method,
         headers: allHeaders,
         body: requestBody,
+        redirect: 'manual', // Together's upload answers 302: the test reads it
       });
       const text = await response.text();
       const isJson = response.headers.get('content-type')?.includes('application/json');

@@ -65,6 +65,12 @@ export function checkResponse(
   const response = operation.responses[String(status)];
   if (!response) throw new ContractViolation(`${where}: status not documented for ${template}`);
   const media = Object.keys(response.content ?? {});
+  if (media.length === 0) {
+    // A response documented without content (a redirect, a bare 200) carries no body.
+    if (contentType !== null)
+      throw new ContractViolation(`${where}: documented without content, sent ${contentType}`);
+    return;
+  }
   const mediaType = contentType?.split(';')[0]?.trim() ?? '';
   if (!media.includes(mediaType)) {
     throw new ContractViolation(`${where}: content-type ${contentType} is not one of ${media.join(', ')}`);

@@ -6,11 +6,15 @@
  * N(0, 0.02); one fixed batch of 8 x 256 random tokens (labels = inputs) every step, as the baselines do; LoRA r 8,
  * alpha 16 on q,k,v,o; AdamW lr 2e-4, no weight decay, no clipping; 2 threads. Timing: median ms/step over the steps
  * after the warm-up. GFLOP/s uses the FLOP model of torch_lora_bench.py (LoRA step: 4*N_base + 6*N_lora +
- * 12*L*T*d per token), reported as a share of the measured 185 GFLOP/s sgemm peak (../shared/bench/RESULTS.md).
+ * 12*L*T*d per token), reported as a share of this machine's peaks measured in the same run by
+ * native/build/tunekit_peak (native/tools/peak.cpp): the register FMA peak of each instruction set the CPU has, and
+ * sustained sgemm on each engine kernel path — never a constant from another machine. Each implementation runs
+ * --runs times, alternating, and the table gives medians (the host is shared: single runs move by tens of %).
  * Peak RSS is the max RSS of the process that trains (a child process here; the baselines report their own
  * ru_maxrss).
  *
- * Flags: --steps N (timed steps, default 8) --warmup N (default 2) --threads N (default 2) --no-baselines
+ * Flags: --steps N (timed steps, default 8) --warmup N (default 2) --threads N (default 2) --runs N (default 3)
+ * --no-baselines. TUNEKIT_CPU=portable|avx2|avx512 forces the engine's kernel path.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,9 +22,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { initModel, type TokenExample, train, writeTokenFile } from '../native/index';
+import { engineInfo, initModel, type TokenExample, train, writeTokenFile } from '../native/index';
 
-const PEAK_GFLOPS = 185;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const workload = {
@@ -240,14 +243,54 @@ function runBaseline(
   };
 }
 
-function printTable(rows: Measurement[]): void {
+interface Peaks {
+  cpu: string;
+  fma_peak_gflops: Record<string, number>;
+  sgemm_gflops: Record<string, number>;
+}
+
+/** This machine's FMA and sgemm peaks, measured now by native/tools/peak.cpp. */
+function measurePeaks(threads: number): Peaks {
+  const binary = join(root, 'native', 'build', 'tunekit_peak');
+  const run = spawnSync(binary, ['--threads', String(threads), '--seconds', '1'], { encoding: 'utf8' });
+  if (run.status !== 0)
+    throw new Error(`${binary} failed (${run.status}): ${run.stderr || run.error?.message}`);
+  return JSON.parse(run.stdout.trim()) as Peaks;
+}
+
+/** Per key, the median over runs. */
+function medianPeaks(all: Peaks[]): Peaks {
+  const med = (pick: (p: Peaks) => Record<string, number>) =>
+    Object.fromEntries(Object.keys(pick(all[0]!)).map((k) => [k, median(all.map((p) => pick(p)[k]!))]));
+  return {
+    cpu: all[0]!.cpu,
+    fma_peak_gflops: med((p) => p.fma_peak_gflops),
+    sgemm_gflops: med((p) => p.sgemm_gflops),
+  };
+}
+
+/** The medians of several runs of one implementation (RSS: the maximum). */
+function medianMeasurement(runs: Measurement[]): Measurement {
+  const ms = median(runs.map((r) => r.msPerStep));
+  const m = runs.find((r) => r.msPerStep === ms) ?? runs[0]!;
+  return {
+    ...m,
+    msPerStep: ms,
+    tokensPerS: median(runs.map((r) => r.tokensPerS)),
+    gflops: median(runs.map((r) => r.gflops)),
+    peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
+    note: `${m.note ?? ''}; ${runs.length} runs: ${runs.map((r) => r.tokensPerS.toFixed(0)).join(', ')} tokens/s`,
+  };
+}
+
+function printTable(rows: Measurement[], peak: number): void {
   const header = ['impl', 'tokens/s', 'ms/step', 'GFLOP/s', '% of peak', 'peak RSS MiB', 'notes'];
   const cells = rows.map((m) => [
     m.impl,
     m.tokensPerS.toFixed(0),
     m.msPerStep.toFixed(1),
     m.gflops.toFixed(1),
-    `${((100 * m.gflops) / PEAK_GFLOPS).toFixed(1)}%`,
+    `${((100 * m.gflops) / peak).toFixed(1)}%`,
     m.peakRssMiB.toFixed(0),
     m.note ?? '',
   ]);
@@ -266,6 +309,7 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '8' },
       warmup: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
+      runs: { type: 'string', default: '3' },
       'no-baselines': { type: 'boolean', default: false },
     },
   });
@@ -273,54 +317,86 @@ async function main(): Promise<void> {
   const steps = Number(values.steps);
   const warmup = Number(values.warmup);
   const threads = Number(values.threads);
-  if (![steps, warmup, threads].every((n) => Number.isInteger(n) && n >= 0) || steps < 1 || threads < 1) {
-    throw new Error('--steps, --warmup and --threads must be integers (steps, threads >= 1)');
+  const nRuns = Number(values.runs);
+  if (
+    ![steps, warmup, threads, nRuns].every((n) => Number.isInteger(n) && n >= 0) ||
+    steps < 1 ||
+    threads < 1
+  ) {
+    throw new Error('--steps, --warmup, --threads and --runs must be integers (steps, threads >= 1)');
   }
+  const engine = engineInfo();
 
   const fpt = flopPerToken();
   console.log(
     `workload stories15m: dim ${workload.dim}, ${workload.layers} layers, ${workload.heads} heads, vocab ${workload.vocab} ` +
       `(untied), B=${workload.batch} T=${workload.seq}, LoRA r=${workload.loraR} alpha=${workload.loraAlpha} on ` +
-      `${workload.targets.join(',')}, ${threads} threads, ${steps} timed steps after ${warmup} warm-up`,
+      `${workload.targets.join(',')}, ${threads} threads, ${steps} timed steps after ${warmup} warm-up, ` +
+      `${nRuns} alternating runs per implementation`,
   );
-  console.log(
-    `FLOP/token ${(fpt / 1e6).toFixed(1)} M (torch_lora_bench.py model); peak ${PEAK_GFLOPS} GFLOP/s ` +
-      `(measured sgemm, ../shared/bench/RESULTS.md) => ceiling ${((PEAK_GFLOPS * 1e9) / fpt).toFixed(0)} tokens/s`,
-  );
+  console.log(`FLOP/token ${(fpt / 1e6).toFixed(1)} M (torch_lora_bench.py model)`);
+  console.log(`engine kernels: ${engine.cpuReport}`);
 
-  const tmp = mkdtempSync(join(tmpdir(), 'tunekit-bench-'));
-  const rows: Measurement[] = [];
+  const bench = process.env.TUNEKIT_BENCH_DIR ?? resolve(root, '..', 'shared', 'bench');
+  const python = pythonBinary();
   const problems: string[] = [];
+  const baselineScripts = [
+    ['hf_peft_bench.py', 'hf-transformers+peft'],
+    ['torch_lora_bench.py', 'pytorch-eager'],
+  ] as const;
+  if (!values['no-baselines'] && !existsSync(bench))
+    problems.push(`baselines: ${bench} not found (set TUNEKIT_BENCH_DIR)`);
+  const runBaselines = !values['no-baselines'] && existsSync(bench);
+
+  const ours: Measurement[] = [];
+  const peaks: Peaks[] = [];
+  const theirs = new Map<string, Measurement[]>();
+  const tmp = mkdtempSync(join(tmpdir(), 'tunekit-bench-'));
   try {
-    console.log('running tunekit ...');
-    rows.push(await runTunekit(steps, warmup, threads, tmp));
+    for (let run = 1; run <= nRuns; run += 1) {
+      console.log(`run ${run}/${nRuns}: peaks ...`);
+      peaks.push(measurePeaks(threads));
+      console.log(`run ${run}/${nRuns}: tunekit ...`);
+      ours.push(await runTunekit(steps, warmup, threads, tmp));
+      if (!runBaselines) continue;
+      for (const [script, impl] of baselineScripts) {
+        console.log(`run ${run}/${nRuns}: ${impl} (${python} ${script}) ...`);
+        const r = runBaseline(python, bench, script, impl, steps, warmup, threads);
+        if (typeof r === 'string') {
+          if (run === 1) problems.push(r);
+        } else theirs.set(impl, [...(theirs.get(impl) ?? []), r]);
+      }
+    }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  const baselines: Measurement[] = [];
-  if (!values['no-baselines']) {
-    const bench = process.env.TUNEKIT_BENCH_DIR ?? resolve(root, '..', 'shared', 'bench');
-    const python = pythonBinary();
-    if (!existsSync(bench)) {
-      problems.push(`baselines: ${bench} not found (set TUNEKIT_BENCH_DIR)`);
-    } else {
-      for (const [script, impl] of [
-        ['hf_peft_bench.py', 'hf-transformers+peft'],
-        ['torch_lora_bench.py', 'pytorch-eager'],
-      ] as const) {
-        console.log(`running ${impl} (${python} ${script}) ...`);
-        const r = runBaseline(python, bench, script, impl, steps, warmup, threads);
-        if (typeof r === 'string') problems.push(r);
-        else baselines.push(r);
-      }
-    }
-  }
-  rows.push(...baselines);
+  const peak = medianPeaks(peaks);
+  const path = engine.cpu;
+  const isaPeak = peak.fma_peak_gflops[path] ?? Number.NaN;
+  const widestIsa = Object.keys(peak.fma_peak_gflops).at(-1);
+  const us = medianMeasurement(ours);
+  const baselines = [...theirs.values()].map(medianMeasurement);
   console.log('');
-  printTable(rows);
+  console.log(
+    `peaks (median of ${peaks.length}, measured in this run, ${threads} threads): register FMA ` +
+      `${Object.entries(peak.fma_peak_gflops)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')} GFLOP/s; sustained sgemm 2048^3 on the engine's kernels ` +
+      `${Object.entries(peak.sgemm_gflops)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')} GFLOP/s`,
+  );
+  console.log(`"% of peak" below: of the ${path} register FMA peak (${isaPeak.toFixed(1)} GFLOP/s)`);
+  printTable([us, ...baselines], isaPeak);
   for (const p of problems) console.log(`note: ${p}`);
-  const ours = rows[0]!;
+  console.log(
+    `tunekit (${path}): ${((100 * us.gflops) / isaPeak).toFixed(1)}% of the ${path} FMA peak` +
+      (widestIsa && widestIsa !== path
+        ? `, ${((100 * us.gflops) / peak.fma_peak_gflops[widestIsa]!).toFixed(1)}% of the ${widestIsa} FMA peak`
+        : '') +
+      `, ${((100 * us.gflops) / (peak.sgemm_gflops[path] ?? Number.NaN)).toFixed(1)}% of ${path} sustained sgemm`,
+  );
   if (baselines.length === 0) {
     console.log(
       `speedup vs pytorch: unavailable (no baseline ran${values['no-baselines'] ? ': --no-baselines' : ''})`,
@@ -329,10 +405,10 @@ async function main(): Promise<void> {
   }
   const fastest = baselines.reduce((a, b) => (b.tokensPerS > a.tokensPerS ? b : a));
   console.log(
-    `tunekit peak RSS is ${((100 * ours.peakRssMiB) / fastest.peakRssMiB).toFixed(0)}% of ${fastest.impl}'s; ` +
+    `tunekit peak RSS is ${((100 * us.peakRssMiB) / fastest.peakRssMiB).toFixed(0)}% of ${fastest.impl}'s; ` +
       `faster baseline: ${fastest.impl}`,
   );
-  console.log(`speedup vs pytorch: ${(ours.tokensPerS / fastest.tokensPerS).toFixed(2)}x`);
+  console.log(`speedup vs pytorch: ${(us.tokensPerS / fastest.tokensPerS).toFixed(2)}x (medians)`);
 }
 
 main().catch((err: unknown) => {

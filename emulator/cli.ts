@@ -4,6 +4,7 @@
  * its base URL, when it is ready; SIGINT/SIGTERM stop it cleanly (training stops at a checkpoint).
  */
 import { parseArgs } from 'node:util';
+import { engineInfo } from '../native/index';
 import { readApiKeysFile } from './http/auth';
 import { startEmulator } from './main';
 import { DEFAULT_HOSTED_MODELS, loadHostedModelTable } from './worker/models';
@@ -116,7 +117,17 @@ async function runEmulator(args: string[]): Promise<void> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  console.error(`tunekit: engine kernels: ${engineCpuReport()}`);
   console.log(emulator.url);
+}
+
+/** Which CPU kernel path the engine runs (startup log; GET /health says the same). */
+function engineCpuReport(): string {
+  try {
+    return engineInfo().cpuReport;
+  } catch (error) {
+    return `unavailable (${(error as Error).message})`;
+  }
 }
 
 export async function main(argv: string[]): Promise<number> {

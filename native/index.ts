@@ -226,7 +226,12 @@ export interface InitModelOptions {
 }
 
 export interface EngineInfo {
-  avx2: boolean;
+  /** The kernel path in use: `avx512`, `avx2` or `portable` (chosen at load time; `TUNEKIT_CPU` forces one). */
+  cpu: 'avx512' | 'avx2' | 'portable';
+  /** Every path this CPU and build can run, narrowest first. */
+  cpuPaths: string[];
+  /** One line: the path, whether detected or forced, and the CPU's relevant features. */
+  cpuReport: string;
   cblas: boolean;
 }
 
@@ -406,7 +411,10 @@ export function initModel(options: InitModelOptions): Promise<void> {
   return engineErrors(loadNative().initModel({ ...options, config: JSON.stringify(options.config) }));
 }
 
-/** Which kernels the binary was built with. */
+/**
+ * Which kernels the engine runs on this machine. Throws when `TUNEKIT_CPU` names a path this CPU cannot run (the
+ * engine would refuse every call) or the binary is not built.
+ */
 export function engineInfo(): EngineInfo {
   return loadNative().engineInfo();
 }

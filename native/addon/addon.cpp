@@ -11,7 +11,7 @@
 //   loadConfig(modelDir) -> Promise<string>          normalized config.json text (HF keys)
 //   inspectSafetensors(path) -> Promise<string>      {"metadata":{...},"tensors":[{name,dtype,shape,dataOffsets}]}
 //   initModel({outDir, config, seed?, initStd?, copyTokenizerFrom?}) -> Promise<void>   random-init HF folder
-//   engineInfo() -> {avx2, cblas}
+//   engineInfo() -> {cpu, cpuPaths, cpuReport, cblas}: the kernel path in use (see engine/cpu.h)
 //   exitWithParent(parentPid) -> boolean   Linux: SIGKILL this process when its parent dies (PR_SET_PDEATHSIG)
 #include <napi.h>
 
@@ -27,6 +27,7 @@
 #include <memory>
 
 #include "convert.h"
+#include "cpu.h"
 #include "error.h"
 #include "json.h"
 #include "model_io.h"
@@ -229,12 +230,18 @@ Napi::Value InitModel(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EngineInfo(const Napi::CallbackInfo& info) {
-  Napi::Object o = Napi::Object::New(info.Env());
-#ifdef TUNEKIT_HAVE_AVX2
-  o.Set("avx2", true);
-#else
-  o.Set("avx2", false);
-#endif
+  Napi::Env env = info.Env();
+  Napi::Object o = Napi::Object::New(env);
+  try {
+    o.Set("cpu", tk::kern().name);
+  } catch (const std::exception& e) {  // a TUNEKIT_CPU this CPU cannot run
+    throw Napi::Error::New(env, e.what());
+  }
+  const auto paths = tk::available_cpu_paths();
+  Napi::Array list = Napi::Array::New(env, paths.size());
+  for (size_t i = 0; i < paths.size(); ++i) list.Set(static_cast<uint32_t>(i), paths[i]);
+  o.Set("cpuPaths", list);
+  o.Set("cpuReport", tk::cpu_report());
 #ifdef TUNEKIT_HAVE_CBLAS
   o.Set("cblas", true);
 #else

@@ -14,11 +14,8 @@
 #include "json.h"
 #include "llama.h"
 #include "model_io.h"
+#include "cpu.h"
 #include "ops.h"
-
-#if defined(TUNEKIT_HAVE_AVX2)
-#include <immintrin.h>
-#endif
 
 namespace tk {
 
@@ -75,49 +72,6 @@ struct GemvOut {
   int OC;
 };
 
-template <int NR>
-void gemv_block(float* out, const float* x, const float* W, const float* bias, int IC, int OC, int o0, int o1) {
-  for (int o = o0; o < o1; ++o) {
-    const float* w = W + (size_t)o * IC;
-    float acc[NR];
-    int i = 0;
-#if defined(TUNEKIT_HAVE_AVX2)
-    __m256 v[NR];
-    for (int r = 0; r < NR; ++r) v[r] = _mm256_setzero_ps();
-    for (; i + 8 <= IC; i += 8) {
-      const __m256 wv = _mm256_loadu_ps(w + i);
-      for (int r = 0; r < NR; ++r) v[r] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + (size_t)r * IC + i), v[r]);
-    }
-    for (int r = 0; r < NR; ++r) {
-      __m128 h = _mm_add_ps(_mm256_castps256_ps128(v[r]), _mm256_extractf128_ps(v[r], 1));
-      h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-      h = _mm_add_ss(h, _mm_movehdup_ps(h));
-      acc[r] = _mm_cvtss_f32(h);
-    }
-#else
-    for (int r = 0; r < NR; ++r) acc[r] = 0.0f;
-#endif
-    for (int r = 0; r < NR; ++r)
-      for (int j = i; j < IC; ++j) acc[r] += w[j] * x[(size_t)r * IC + j];
-    const float b = bias ? bias[o] : 0.0f;
-    for (int r = 0; r < NR; ++r) out[(size_t)r * OC + o] = acc[r] + b;
-  }
-}
-
-void gemv_rows(float* out, const float* x, const float* W, const float* bias, int n, int IC, int OC, int o0,
-               int o1) {
-  switch (n) {
-    case 1: return gemv_block<1>(out, x, W, bias, IC, OC, o0, o1);
-    case 2: return gemv_block<2>(out, x, W, bias, IC, OC, o0, o1);
-    case 3: return gemv_block<3>(out, x, W, bias, IC, OC, o0, o1);
-    case 4: return gemv_block<4>(out, x, W, bias, IC, OC, o0, o1);
-    case 5: return gemv_block<5>(out, x, W, bias, IC, OC, o0, o1);
-    case 6: return gemv_block<6>(out, x, W, bias, IC, OC, o0, o1);
-    case 7: return gemv_block<7>(out, x, W, bias, IC, OC, o0, o1);
-    default: return gemv_block<8>(out, x, W, bias, IC, OC, o0, o1);
-  }
-}
-
 // Every output of `outs` for the n rows of x (n, IC), in one parallel region.
 void decode_matmuls(std::initializer_list<GemvOut> outs, const float* x, int n, int IC) {
   std::vector<std::pair<int, int>> tasks;  // (output index, first feature)
@@ -127,11 +81,12 @@ void decode_matmuls(std::initializer_list<GemvOut> outs, const float* x, int n, 
     ++idx;
   }
   const GemvOut* list = outs.begin();
+  const Kernels& kr = kern();
   parallel_for(static_cast<int>(tasks.size()), [&](int t) {
     const GemvOut& g = list[tasks[t].first];
     const int o0 = tasks[t].second, o1 = std::min(g.OC, o0 + kGemvBlock);
     for (int r0 = 0; r0 < n; r0 += kGemvRows)
-      gemv_rows(g.out + (size_t)r0 * g.OC, x + (size_t)r0 * IC, g.W, g.bias, std::min(kGemvRows, n - r0), IC, g.OC,
+      kr.gemv(g.out + (size_t)r0 * g.OC, x + (size_t)r0 * IC, g.W, g.bias, std::min(kGemvRows, n - r0), IC, g.OC,
                 o0, o1);
   });
 }

@@ -11,9 +11,8 @@
 #include <thread>
 #include <vector>
 
-#if defined(TUNEKIT_HAVE_AVX2)
-#include <immintrin.h>
-#endif
+#include "cpu.h"
+
 #if defined(TUNEKIT_HAVE_CBLAS)
 #include <cblas.h>
 #endif
@@ -153,12 +152,13 @@ void parallel_for(int n, const std::function<void(int)>& fn) { pool().run(n, fn)
 // =============================================================================================================
 namespace {
 
-// Packed GEMM in the BLIS style: B is packed into KC x NR panels, A into MR x KC panels, and an MR x NR register
-// tile is accumulated over KC. Accumulates C += alpha * op(A) op(B) (beta is applied by the caller).
-constexpr int MR = 6, NR = 16, KC = 256, MC = 96, NC = 2048;
+// Packed GEMM in the BLIS style: B is packed into KC x 16 panels, A into mr x KC panels, and the kernel table's
+// mr x nr register tile (cpu.h) is accumulated over KC. Accumulates C += alpha * op(A) op(B) (beta is applied by
+// the caller). NR is the panel width every packed operand shares; the tile spans nr / NR adjacent panels.
+constexpr int NR = 16, KC = 256, MC = 96, NC = 2048;
+static_assert(MC % 6 == 0 && MC % 8 == 0, "MC holds whole row tiles of every kernel path");
 
-
-void pack_a(float* dst, bool ta, const float* A, int lda, int i0, int mc, int k0, int kc) {
+void pack_a(float* dst, int MR, bool ta, const float* A, int lda, int i0, int mc, int k0, int kc) {
   for (int ip = 0; ip < mc; ip += MR) {
     const int rows = std::min(MR, mc - ip);
     if (!ta) {  // rows of A are contiguous in k: read each row once, scatter into the panel (stride MR)
@@ -200,83 +200,13 @@ void pack_b(float* dst, bool tb, const float* B, int ldb, int k0, int kc, int j0
   }
 }
 
-// acc (MR x NR) = A (rows x kc) times a packed B panel (kc x NR). A is read in place: element (r, k) at
-// a[r * rs + k * cs] (rows past `rows` repeat the last one; their results are not stored). A packed A panel
-// (kc x MR) is rs = 1, cs = MR; attention streams its row-major blocks and their transposes without packing.
-void micro_kernel_strided_a(float* acc, const float* a, size_t rs, size_t cs, int rows, const float* bp, int kc) {
-  const float* ar[MR];
-  for (int r = 0; r < MR; ++r) ar[r] = a + (size_t)std::min(r, rows - 1) * rs;
-#if defined(TUNEKIT_HAVE_AVX2)
-  __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps(), c10 = _mm256_setzero_ps(),
-         c11 = _mm256_setzero_ps(), c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps(),
-         c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps(), c40 = _mm256_setzero_ps(),
-         c41 = _mm256_setzero_ps(), c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
-  const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
-  // unrolled: the loop's own increments and branch otherwise cost ~10 % of the FMA throughput
-#pragma GCC unroll 4
-  for (int k = 0; k < kc; ++k) {
-    const size_t o = (size_t)k * cs;
-    __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
-    __m256 x;
-    x = _mm256_broadcast_ss(a0 + o); c00 = _mm256_fmadd_ps(x, b0, c00); c01 = _mm256_fmadd_ps(x, b1, c01);
-    x = _mm256_broadcast_ss(a1 + o); c10 = _mm256_fmadd_ps(x, b0, c10); c11 = _mm256_fmadd_ps(x, b1, c11);
-    x = _mm256_broadcast_ss(a2 + o); c20 = _mm256_fmadd_ps(x, b0, c20); c21 = _mm256_fmadd_ps(x, b1, c21);
-    x = _mm256_broadcast_ss(a3 + o); c30 = _mm256_fmadd_ps(x, b0, c30); c31 = _mm256_fmadd_ps(x, b1, c31);
-    x = _mm256_broadcast_ss(a4 + o); c40 = _mm256_fmadd_ps(x, b0, c40); c41 = _mm256_fmadd_ps(x, b1, c41);
-    x = _mm256_broadcast_ss(a5 + o); c50 = _mm256_fmadd_ps(x, b0, c50); c51 = _mm256_fmadd_ps(x, b1, c51);
-    bp += NR;
-  }
-  _mm256_storeu_ps(acc + 0, c00); _mm256_storeu_ps(acc + 8, c01);
-  _mm256_storeu_ps(acc + 16, c10); _mm256_storeu_ps(acc + 24, c11);
-  _mm256_storeu_ps(acc + 32, c20); _mm256_storeu_ps(acc + 40, c21);
-  _mm256_storeu_ps(acc + 48, c30); _mm256_storeu_ps(acc + 56, c31);
-  _mm256_storeu_ps(acc + 64, c40); _mm256_storeu_ps(acc + 72, c41);
-  _mm256_storeu_ps(acc + 80, c50); _mm256_storeu_ps(acc + 88, c51);
-#else
-  float c[MR][NR] = {};
-  for (int k = 0; k < kc; ++k) {
-    for (int r = 0; r < MR; ++r) {
-      const float x = ar[r][(size_t)k * cs];
-      for (int j = 0; j < NR; ++j) c[r][j] += x * bp[j];
-    }
-    bp += NR;
-  }
-  std::memcpy(acc, c, sizeof(c));
-#endif
-}
-
-// C (rows x cols of a tile) = alpha * acc, or C += alpha * acc.
-inline void store_tile(float* C, size_t ldc, const float* acc, int rows, int cols, float alpha, bool accumulate) {
-#if defined(TUNEKIT_HAVE_AVX2)
-  if (cols == NR) {
-    const __m256 va = _mm256_set1_ps(alpha);
-    for (int r = 0; r < rows; ++r) {
-      float* c = C + (size_t)r * ldc;
-      __m256 x0 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * NR));
-      __m256 x1 = _mm256_mul_ps(va, _mm256_loadu_ps(acc + r * NR + 8));
-      if (accumulate) {
-        x0 = _mm256_add_ps(x0, _mm256_loadu_ps(c));
-        x1 = _mm256_add_ps(x1, _mm256_loadu_ps(c + 8));
-      }
-      _mm256_storeu_ps(c, x0);
-      _mm256_storeu_ps(c + 8, x1);
-    }
-    return;
-  }
-#endif
-  for (int r = 0; r < rows; ++r)
-    for (int c = 0; c < cols; ++c) {
-      const float x = alpha * acc[r * NR + c];
-      C[(size_t)r * ldc + c] = accumulate ? C[(size_t)r * ldc + c] + x : x;
-    }
-}
-
 void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                  int ldb, float* C, int ldc) {
+  const Kernels& kr = kern();
+  const int MR = kr.mr;
   thread_local std::vector<float> abuf, bbuf;
   abuf.resize((size_t)MC * KC);
   bbuf.resize((size_t)NC * KC);
-  alignas(32) float acc[MR * NR];
   for (int j0 = 0; j0 < N; j0 += NC) {
     int nc = std::min(NC, N - j0);
     for (int k0 = 0; k0 < K; k0 += KC) {
@@ -284,14 +214,14 @@ void gemm_serial(bool ta, bool tb, int M, int N, int K, float alpha, const float
       pack_b(bbuf.data(), tb, B, ldb, k0, kc, j0, nc);
       for (int i0 = 0; i0 < M; i0 += MC) {
         int mc = std::min(MC, M - i0);
-        pack_a(abuf.data(), ta, A, lda, i0, mc, k0, kc);
-        for (int jp = 0; jp < nc; jp += NR) {
-          int cols = std::min(NR, nc - jp);
+        pack_a(abuf.data(), MR, ta, A, lda, i0, mc, k0, kc);
+        for (int jp = 0; jp < nc; jp += kr.nr) {
+          int cols = std::min(kr.nr, nc - jp);
           const float* bp = bbuf.data() + (size_t)(jp / NR) * kc * NR;
           for (int ip = 0; ip < mc; ip += MR) {
             int rows = std::min(MR, mc - ip);
-            micro_kernel_strided_a(acc, abuf.data() + (size_t)(ip / MR) * kc * MR, 1, MR, MR, bp, kc);
-            store_tile(C + (size_t)(i0 + ip) * ldc + j0 + jp, ldc, acc, rows, cols, alpha, true);
+            kr.tile(C + (size_t)(i0 + ip) * ldc + j0 + jp, ldc, abuf.data() + (size_t)(ip / MR) * kc * MR, 1, MR,
+                    rows, bp, (size_t)kc * NR, cols, kc, alpha, true);
           }
         }
       }
@@ -310,10 +240,12 @@ void gemm_block_builtin(bool ta, bool tb, int M, int N, int K, float alpha, cons
   if (K > 0 && alpha != 0.0f) gemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, C, ldc);
 }
 
-// One block of C, single-threaded: CBLAS when built with it, else the engine's kernel.
+// One block of C, single-threaded: CBLAS when built with it, else the engine's kernel. On the AVX-512 path the
+// engine's kernel wins: the environment holds OpenBLAS to its Haswell (AVX2) kernels on these CPUs.
 void gemm_block(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                 int ldb, float beta, float* C, int ldc) {
 #if defined(TUNEKIT_HAVE_CBLAS)
+  if (kern().lanes >= 16) return gemm_block_builtin(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda,
               B, ldb, beta, C, ldc);
 #else
@@ -403,73 +335,11 @@ void matmul_backward_weight(float* dweight, float* dbias, const float* dout, con
 // =============================================================================================================
 namespace {
 
-#if defined(TUNEKIT_HAVE_AVX2)
-// exp(x) for 8 floats: Cephes-style range reduction x = n ln2 + r and a degree-5 polynomial (about 1 ulp).
-inline __m256 exp256(__m256 x) {
-  const __m256 hi = _mm256_set1_ps(88.3762626647949f), lo = _mm256_set1_ps(-88.3762626647949f);
-  x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
-  __m256 fx = _mm256_fmadd_ps(x, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
-  fx = _mm256_floor_ps(fx);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), x);
-  x = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), x);
-  __m256 z = _mm256_mul_ps(x, x);
-  __m256 y = _mm256_set1_ps(1.9875691500E-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507E-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073E-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894E-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459E-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201E-1f));
-  y = _mm256_fmadd_ps(y, z, x);
-  y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-  __m256i n = _mm256_cvttps_epi32(fx);
-  n = _mm256_slli_epi32(_mm256_add_epi32(n, _mm256_set1_epi32(0x7f)), 23);
-  return _mm256_mul_ps(y, _mm256_castsi256_ps(n));
-}
+// y[i] = exp(x[i] - shift); returns the sum of y (the kernel path's lanes, then a fixed order).
+inline float exp_shift_sum(float* y, const float* x, float shift, int n) { return kern().exp_shift_sum(y, x, shift, n); }
 
-inline float hsum256(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  return _mm_cvtss_f32(s);
-}
-#endif
-
-// y[i] = exp(x[i] - shift); returns the sum of y (8 interleaved partial sums, then in order).
-float exp_shift_sum(float* y, const float* x, float shift, int n) {
-  int i = 0;
-  float total = 0.0f;
-#if defined(TUNEKIT_HAVE_AVX2)
-  __m256 acc = _mm256_setzero_ps(), s = _mm256_set1_ps(shift);
-  for (; i + 8 <= n; i += 8) {
-    __m256 e = exp256(_mm256_sub_ps(_mm256_loadu_ps(x + i), s));
-    _mm256_storeu_ps(y + i, e);
-    acc = _mm256_add_ps(acc, e);
-  }
-  total = hsum256(acc);
-#endif
-  for (; i < n; ++i) {
-    y[i] = std::exp(x[i] - shift);
-    total += y[i];
-  }
-  return total;
-}
-
-// max of z[0..n), n >= 1 (8 lanes, then across lanes)
-float max_of(const float* z, int n) {
-  int i = 0;
-  float mx = z[0];
-#if defined(TUNEKIT_HAVE_AVX2)
-  if (n >= 8) {
-    __m256 m = _mm256_loadu_ps(z);
-    for (i = 8; i + 8 <= n; i += 8) m = _mm256_max_ps(m, _mm256_loadu_ps(z + i));
-    alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, m);
-    for (float v : lanes) mx = std::max(mx, v);
-  }
-#endif
-  for (; i < n; ++i) mx = std::max(mx, z[i]);
-  return mx;
-}
+// max of z[0..n), n >= 1
+inline float max_of(const float* z, int n) { return kern().max_of(z, n); }
 
 // Splits [0, n) into fixed blocks of `grain` and runs them on the pool.
 void parallel_blocks(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
@@ -479,57 +349,28 @@ void parallel_blocks(int64_t n, int64_t grain, const std::function<void(int64_t,
 
 }  // namespace
 
-float dot(const float* a, const float* b, int n) {
-  int i = 0;
-  float total = 0.0f;
-#if defined(TUNEKIT_HAVE_AVX2)
-  __m256 acc = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
-  total = hsum256(acc);
-#endif
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
+float dot(const float* a, const float* b, int n) { return kern().dot(a, b, n); }
 
 // =============================================================================================================
 // RMSNorm: transformers' LlamaRMSNorm in fp32: r = rsqrt(mean(x^2) + eps); y = w * (x * r).
 // =============================================================================================================
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C, float eps) {
+  const Kernels& kr = kern();
   parallel_blocks(N, 32, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      const float* x = inp + i * C;
-      float* y = out + i * C;
-      float ss = dot(x, x, C);
-      float r = 1.0f / std::sqrt(ss / static_cast<float>(C) + eps);
-      rstd[i] = r;
-      for (int j = 0; j < C; ++j) y[j] = weight[j] * (x[j] * r);
-    }
+    kr.rmsnorm_rows(out + s * C, rstd + s, inp + s * C, weight, e - s, C, eps);
   });
 }
 
 // g = dy * w, n = x * r: dx = r * (g - n * mean(g * n)); dw = sum over tokens of dy * n.
 void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
                       const float* rstd, int N, int C) {
+  const Kernels& kr = kern();
   parallel_blocks(N, 32, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      const float* x = inp + i * C;
-      const float* dy = dout + i * C;
-      float* dx = dinp + i * C;
-      float r = rstd[i];
-      float gn = 0.0f;
-      for (int j = 0; j < C; ++j) gn += dy[j] * weight[j] * x[j] * r;
-      float m = gn / static_cast<float>(C);
-      for (int j = 0; j < C; ++j) dx[j] += r * (dy[j] * weight[j] - x[j] * r * m);
-    }
+    kr.rmsnorm_backward_rows(dinp + s * C, dout + s * C, inp + s * C, weight, rstd + s, e - s, C);
   });
   if (dweight) {
     parallel_blocks(C, 32, [&](int64_t s, int64_t e) {
-      for (int i = 0; i < N; ++i) {
-        const float* x = inp + (size_t)i * C;
-        const float* dy = dout + (size_t)i * C;
-        float r = rstd[i];
-        for (int64_t j = s; j < e; ++j) dweight[j] += dy[j] * (x[j] * r);
-      }
+      kr.rmsnorm_dweight(dweight, dout, inp, rstd, N, C, static_cast<int>(s), static_cast<int>(e));
     });
   }
 }
@@ -574,20 +415,11 @@ namespace {
 // out_{j+D/2} = x_{j+D/2} cos + x_j sin), sign = -1 its transpose (the backward pass).
 void rope_rotate(float* x, const float* cosv, const float* sinv, const int32_t* pos, int N, int NH, int D,
                  float sign) {
-  int half = D / 2;
+  const int half = D / 2;
+  const Kernels& kr = kern();
   parallel_blocks(N, 64, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) {
-      const float* c = cosv + (size_t)pos[i] * half;
-      const float* sn = sinv + (size_t)pos[i] * half;
-      for (int h = 0; h < NH; ++h) {
-        float* v = x + (i * NH + h) * D;
-        for (int j = 0; j < half; ++j) {
-          const float a = v[j], b = v[j + half], sj = sign * sn[j];
-          v[j] = a * c[j] - b * sj;
-          v[j + half] = b * c[j] + a * sj;
-        }
-      }
-    }
+    for (int64_t i = s; i < e; ++i)
+      kr.rope_token(x + i * NH * D, cosv + (size_t)pos[i] * half, sinv + (size_t)pos[i] * half, NH, D, sign);
   });
 }
 }  // namespace
@@ -615,7 +447,7 @@ inline int key_start(const int32_t* seg_start, int row_base, int t, int window) 
   return s;
 }
 
-constexpr int kAttnBlock = 96;  // query rows per block: a multiple of MR and of NR
+constexpr int kAttnBlock = 96;  // query rows per block: a multiple of every path's tile rows and columns
 
 // The first key any row of [i0, i1) may see, rounded down to a key panel (NR keys).
 int block_first_key(const int32_t* seg_start, int row_base, int i0, int i1, int window) {
@@ -649,16 +481,16 @@ void pack_b_strided(float* dst, const float* b, size_t rs, size_t cs, int kc, in
 template <class KRange>
 void tile_gemm(float* C, size_t ldc, int m, int n, const float* a, size_t rs, size_t cs, const float* bp,
                size_t b_panel, float alpha, bool accumulate, const KRange& krange) {
-  alignas(32) float acc[MR * NR];
-  for (int i = 0; i < m; i += MR) {
-    const int rows = std::min(MR, m - i);
-    for (int j = 0; j < n; j += NR) {
+  const Kernels& kr = kern();
+  for (int i = 0; i < m; i += kr.mr) {
+    const int rows = std::min(kr.mr, m - i);
+    for (int j = 0; j < n; j += kr.nr) {
       int lo = 0, hi = 0;
       krange(i, j, &lo, &hi);
       if (hi <= lo) continue;
-      micro_kernel_strided_a(acc, a + (size_t)i * rs + (size_t)lo * cs, rs, cs, rows,
-                             bp + (size_t)(j / NR) * b_panel + (size_t)lo * NR, hi - lo);
-      store_tile(C + (size_t)i * ldc + j, ldc, acc, rows, std::min(NR, n - j), alpha, accumulate);
+      kr.tile(C + (size_t)i * ldc + j, ldc, a + (size_t)i * rs + (size_t)lo * cs, rs, cs, rows,
+              bp + (size_t)(j / NR) * b_panel + (size_t)lo * NR, b_panel, std::min(kr.nr, n - j), hi - lo, alpha,
+              accumulate);
     }
   }
 }
@@ -666,9 +498,9 @@ void tile_gemm(float* C, size_t ldc, int m, int n, const float* a, size_t rs, si
 inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 // A block of query rows [i0, i0 + R) against keys [k0, i0 + R), and the part of the inner dimension each of its
-// tiles needs (tile_gemm's krange).
+// tiles needs (tile_gemm's krange; MR the kernel path's tile rows).
 struct CausalBlock {
-  int i0, R, k0, D;
+  int i0, R, k0, D, MR;
   int last_query(int i) const { return i0 + std::min(i + MR, R) - 1; }  // of the row tile at i
   // scores (row tiles x key panels, inner dimension D): none when the panel's first key is past the last query
   auto scores() const {
@@ -724,7 +556,7 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
     for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
       const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
       const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
-      const CausalBlock blk{i0, R, k0, D};
+      const CausalBlock blk{i0, R, k0, D, kern().mr};
       float* S = w.S.data();
       // S = scale Q_blk K[k0:i1]^T
       tile_gemm(S, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale, false,
@@ -779,7 +611,7 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
       for (int i0 = 0; i0 < T; i0 += kAttnBlock) {
         const int i1 = std::min(T, i0 + kAttnBlock), R = i1 - i0;
         const int k0 = block_first_key(seg_start, b * T, i0, i1, window), nk = i1 - k0;
-        const CausalBlock blk{i0, R, k0, D};
+        const CausalBlock blk{i0, R, k0, D, kern().mr};
         float* P = w.S.data();
         float* dS = w.dP.data();
         tile_gemm(P, nk, R, nk, Q + (size_t)i0 * qs, qs, 1, w.kt.data() + (size_t)k0 * D, (size_t)D * NR, scale,
@@ -842,7 +674,7 @@ void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float a
       for (int i = 0; i < M; ++i) std::memset(C + (size_t)i * ldc, 0, sizeof(float) * N);
     return;
   }
-  // Blocking: a 6-row tile of A (read in place) stays in L1 while it meets kPanels panels of B (288 columns); the
+  // Blocking: a tile of A's rows (read in place) stays in L1 while it meets kPanels panels of B (288 columns); the
   // inner dimension is cut into blocks of at most 1024 (C is accumulated across them). Measured on the stories15m
   // shapes, single-threaded: on par with or above OpenBLAS, which also packs the weight on every call.
   constexpr int kPanels = 18;
@@ -850,14 +682,16 @@ void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float a
   const int npan = (N + NR - 1) / NR;
   // Tasks: blocks of 96 rows, or of kPanels panels when C is wider than it is tall; several per thread.
   const bool split_rows = N <= M;
-  const int task_rows = split_rows ? 16 * MR : M;
+  const Kernels& kr = kern();
+  const int MR = kr.mr, tile_panels = kr.nr / NR;
+  static_assert(kPanels % 3 == 0, "kPanels holds whole tiles of every kernel path");
+  const int task_rows = split_rows ? MC : M;
   const int task_pans = split_rows ? npan : kPanels;
   const int n_row_tasks = (M + task_rows - 1) / task_rows, n_pan_tasks = (npan + task_pans - 1) / task_pans;
   const double flops = 2.0 * M * N * K;
   auto run = [&](int task) {
     const int i0 = (task % n_row_tasks) * task_rows, i1 = std::min(M, i0 + task_rows);
     const int q0 = (task / n_row_tasks) * task_pans, q1 = std::min(npan, q0 + task_pans);
-    alignas(32) float acc[MR * NR];
     for (int pb = q0; pb < q1; pb += kPanels) {
       const int pe = std::min(q1, pb + kPanels);
       for (int k0 = 0; k0 < K; k0 += kc_max) {
@@ -866,10 +700,10 @@ void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float a
         for (int i = i0; i < i1; i += MR) {
           const int rows = std::min(MR, i1 - i);
           const float* a = A + (size_t)i * lda + k0;
-          for (int p = pb; p < pe; ++p) {
-            micro_kernel_strided_a(acc, a, lda, 1, rows, B.panels.data() + ((size_t)p * K + k0) * NR, kc);
-            store_tile(C + (size_t)i * ldc + (size_t)p * NR, ldc, acc, rows, std::min(NR, N - p * NR), alpha,
-                       accumulate);
+          for (int p = pb; p < pe; p += tile_panels) {
+            kr.tile(C + (size_t)i * ldc + (size_t)p * NR, ldc, a, lda, 1, rows,
+                    B.panels.data() + ((size_t)p * K + k0) * NR, (size_t)K * NR,
+                    std::min(NR * std::min(tile_panels, pe - p), N - p * NR), kc, alpha, accumulate);
           }
         }
       }
@@ -886,68 +720,32 @@ void sgemm_packed(int M, const float* A, int lda, const PackedWeight& B, float a
 // =============================================================================================================
 // SwiGLU (transformers LlamaMLP: down(silu(gate(x)) * up(x)); silu(a) = a * sigmoid(a))
 // =============================================================================================================
-namespace {
-// sig[i] = 1 / (1 + exp(-a[i]))
-void sigmoid(float* sig, const float* a, int64_t n) {
-  int64_t i = 0;
-#if defined(TUNEKIT_HAVE_AVX2)
-  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) {
-    __m256 e = exp256(_mm256_sub_ps(zero, _mm256_loadu_ps(a + i)));
-    _mm256_storeu_ps(sig + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
-  }
-#endif
-  for (; i < n; ++i) sig[i] = 1.0f / (1.0f + std::exp(-a[i]));
-}
-}  // namespace
-
 void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
-  parallel_blocks(n, 1 << 14, [&](int64_t s, int64_t e) {
-    sigmoid(out + s, gate + s, e - s);
-    for (int64_t i = s; i < e; ++i) out[i] = gate[i] * out[i] * up[i];
-  });
+  const Kernels& kr = kern();
+  parallel_blocks(n, 1 << 14, [&](int64_t s, int64_t e) { kr.swiglu_forward(out + s, gate + s, up + s, e - s); });
 }
 
 // dup = dout * silu(a); dgate = dout * up * sig * (1 + a (1 - sig))
 void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up, int64_t n) {
+  const Kernels& kr = kern();
   parallel_blocks(n, 1 << 14, [&](int64_t s, int64_t e) {
-    sigmoid(dgate + s, gate + s, e - s);
-    for (int64_t i = s; i < e; ++i) {
-      float sg = dgate[i], a = gate[i];
-      dup[i] = dout[i] * a * sg;
-      dgate[i] = dout[i] * up[i] * sg * (1.0f + a * (1.0f - sg));
-    }
+    kr.swiglu_backward(dgate + s, dup + s, dout + s, gate + s, up + s, e - s);
   });
 }
 
 void residual_forward(float* out, const float* a, const float* b, int64_t n) {
-  parallel_blocks(n, 1 << 16, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) out[i] = a[i] + b[i];
-  });
+  const Kernels& kr = kern();
+  parallel_blocks(n, 1 << 16, [&](int64_t s, int64_t e) { kr.add(out + s, a + s, b + s, e - s); });
 }
 
-void add_inplace(float* a, const float* b, int64_t n) {
-  parallel_blocks(n, 1 << 16, [&](int64_t s, int64_t e) {
-    for (int64_t i = s; i < e; ++i) a[i] += b[i];
-  });
-}
+void add_inplace(float* a, const float* b, int64_t n) { residual_forward(a, a, b, n); }
 
 int argmax_first(const float* z, int n) {
   if (n <= 0) return 0;
   // one pass for the maximum, one for the first index holding it: both vectorised, where a running (value, index)
   // pair would be a branch per element.
-  const float mx = max_of(z, n);
-  int i = 0;
-#if defined(TUNEKIT_HAVE_AVX2)
-  const __m256 vm = _mm256_set1_ps(mx);
-  for (; i + 8 <= n; i += 8) {
-    const int mask = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(z + i), vm, _CMP_EQ_OQ));
-    if (mask) return i + __builtin_ctz(static_cast<unsigned>(mask));
-  }
-#endif
-  for (; i < n; ++i)
-    if (z[i] == mx) return i;
-  return 0;
+  const int i = kern().find_first(z, n, max_of(z, n));
+  return i < 0 ? 0 : i;
 }
 
 // =============================================================================================================
@@ -996,8 +794,7 @@ void lmhead_ce(double* loss_sum, int64_t* n_correct, float* dx, float* dW, const
         if (row_correct) row_correct[i] = am == tgt;
         if (dx) {  // dz = (softmax - onehot) * the row's gradient scale
           const float gs = row_scale ? row_scale[i] : grad_scale;
-          float f = gs / sum;
-          for (int j = 0; j < V; ++j) zr[j] *= f;
+          kern().scale(zr, zr, gs / sum, V);
           if (tgt >= 0) zr[tgt] -= gs;
         }
       }

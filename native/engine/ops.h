@@ -24,7 +24,7 @@ void parallel_for(int n, const std::function<void(int)>& fn);
 
 // ---- GEMM ----------------------------------------------------------------------------------------------------
 // Row-major C[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C, op = transpose when ta/tb. cblas_sgemm when built
-// with TUNEKIT_HAVE_CBLAS, else a packed AVX2/FMA kernel (TUNEKIT_HAVE_AVX2) or a portable blocked kernel.
+// with TUNEKIT_HAVE_CBLAS, else the packed kernel of the CPU path in use (cpu.h: AVX-512, AVX2/FMA or portable).
 // The pool splits C into row (or column) blocks; each block runs single-threaded.
 void sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
            float beta, float* C, int ldc);

@@ -2,10 +2,14 @@
 // print the max abs / relative error of every comparison, so a run doubles as an error report.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <vector>
+
+#include "cpu.h"
 
 namespace tk::test {
 
@@ -67,6 +71,21 @@ bool expect_throws(F&& fn, const std::string& needle, const std::string& label) 
   if (!ok) ++g_failures;
   std::printf("%s %s%s%s\n", ok ? "[ok]  " : "[FAIL]", label.c_str(), threw ? " -> " : " (no error)", msg.c_str());
   return ok;
+}
+
+// Runs fn once per kernel path this CPU and build have (cpu.h), each announced; says loudly which paths the machine
+// lacks, so a run on an AVX2-only CPU cannot pass for an AVX-512 check.
+template <typename F>
+void for_each_cpu_path(F&& fn) {
+  const std::vector<std::string> paths = tk::available_cpu_paths();
+  for (const char* want : {"portable", "avx2", "avx512"})
+    if (std::find(paths.begin(), paths.end(), want) == paths.end())
+      std::printf("[skip] kernel path %s: not available on this CPU/build (%s)\n", want, tk::cpu_report().c_str());
+  for (const std::string& path : paths) {
+    tk::select_cpu_path(path);
+    std::printf("==== kernel path %s\n", path.c_str());
+    fn(path);
+  }
 }
 
 inline int finish(const char* name) {

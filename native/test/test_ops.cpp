@@ -49,7 +49,7 @@ std::vector<float> numeric_grad(std::vector<float>& x, const std::function<doubl
 
 void test_gemm() {
   std::printf("== GEMM\n");
-  const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {100, 47, 300}, {6, 16, 256}, {130, 260, 513}};
+  const int shapes[][3] = {{1, 1, 1}, {7, 5, 3}, {33, 17, 65}, {100, 47, 300}, {6, 16, 256}, {130, 260, 513}, {9, 40, 70}};
   for (auto& sh : shapes) {
     const int M = sh[0], N = sh[1], K = sh[2];
     for (int ta = 0; ta < 2; ++ta)
@@ -368,18 +368,21 @@ void test_rng() {
 
 int main() {
   set_num_threads(2);
-  test_gemm();
-  test_gemm_packed();
-  test_matmul();
-  test_rmsnorm();
-  test_rope();
-  test_attention(0, 12);
-  test_attention(5, 12);
-  test_attention(0, 150);  // several query blocks
-  test_attention(0, 200, 20);  // a head dim that is not a multiple of the 16-wide tiles, several blocks
-  test_attention(40, 130, 48);  // the workload's head dim, sliding window
-  test_swiglu();
-  test_lmhead_ce();
+  tk::test::for_each_cpu_path([](const std::string&) {
+    test_gemm();
+    test_gemm_packed();
+    test_matmul();
+    test_rmsnorm();
+    test_rope();
+    test_attention(0, 12);
+    test_attention(5, 12);
+    test_attention(0, 150);  // several query blocks
+    test_attention(0, 200, 20);  // a head dim that is not a multiple of the 16-wide tiles, several blocks
+    test_attention(40, 130, 48);  // the workload's head dim, sliding window
+    test_swiglu();
+    test_lmhead_ce();
+  });
   test_rng();
+  tk::test::expect_throws([] { tk::select_cpu_path("avx1024"); }, "not available", "an unknown kernel path is refused");
   return tk::test::finish("test_ops");
 }

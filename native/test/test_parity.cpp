@@ -146,13 +146,15 @@ void run_case(const std::string& name) {
 
 int main() {
   set_num_threads(2);
-  for (const char* name : {"llama-tiny", "qwen2-gqa-tied"}) {
-    try {
-      run_case(name);
-    } catch (const std::exception& e) {
-      std::printf("[FAIL] %s: %s\n", name, e.what());
-      ++tk::test::g_failures;
+  tk::test::for_each_cpu_path([](const std::string& path) {
+    for (const char* name : {"llama-tiny", "qwen2-gqa-tied"}) {
+      try {
+        run_case(name);
+      } catch (const std::exception& e) {
+        std::printf("[FAIL] %s on %s: %s\n", name, path.c_str(), e.what());
+        ++tk::test::g_failures;
+      }
     }
-  }
+  });
   return tk::test::finish("test_parity");
 }

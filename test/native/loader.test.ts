@@ -32,6 +32,12 @@ describe('native loader', () => {
     expect(nativeBinaryPath()).toMatch(/native\/build\/Release\/tunekit\.node$/);
     const native = loadNative();
     expect(typeof native.train).toBe('function');
-    expect(native.engineInfo()).toEqual({ avx2: expect.any(Boolean), cblas: expect.any(Boolean) });
+    const info = native.engineInfo();
+    expect(info).toEqual({
+      cpu: expect.stringMatching(/^(avx512|avx2|portable)$/),
+      cpuPaths: expect.arrayContaining(['portable', info.cpu]),
+      cpuReport: expect.stringContaining(info.cpu),
+      cblas: expect.any(Boolean),
+    });
   });
 });

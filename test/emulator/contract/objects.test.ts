@@ -193,7 +193,7 @@ describe('response objects from the reference parse', () => {
     ['a chat completion with logprobs', ChatCompletionSchema, chatCompletion],
     ['a chat completion chunk', ChatCompletionChunkSchema, chunk],
     ['an adapter', AdapterSchema, adapter],
-    ['a health response', HealthResponseSchema, { status: 'ok', version: '0.1.0' }],
+    ['a health response', HealthResponseSchema, { status: 'ok', version: '0.1.0', cpu: 'avx512' }],
     [
       'a deleted model',
       ModelDeletedSchema,

@@ -87,12 +87,18 @@ describe('tunekit emulator', () => {
       const refused = await fetch(`${emulator.url}/models`, { headers: { authorization: 'Bearer other' } });
       expect(refused.status).toBe(401);
       const health = await fetch(emulator.url.replace(/\/v1$/, '/health'));
-      expect(await health.json()).toMatchObject({ status: 'ok' });
+      expect(await health.json()).toMatchObject({
+        status: 'ok',
+        cpu: expect.stringMatching(/^(avx512|avx2|portable)$/),
+      });
     } finally {
       emulator.child.kill('SIGTERM');
     }
     expect(await emulator.exited).toEqual({ code: 0, signal: null });
-    expect(emulator.output()).toBe('');
+    // stderr: only the startup log of the engine's CPU kernel path
+    expect(emulator.output()).toMatch(
+      /^tunekit: engine kernels: (avx512|avx2|portable) \((detected|forced)\); cpu:[^\n]*\n$/,
+    );
   });
 
   it('fails with exit code 1 and a message when the model map is not a JSON object', () => {

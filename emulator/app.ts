@@ -19,6 +19,7 @@ import type { TogetherServices } from './dialects/together/routes/context';
 import { togetherHandlers } from './dialects/together/routes/index';
 import { SignedUploads } from './dialects/together/routes/signed-uploads';
 import { authenticate, type Caller } from './http/auth';
+import { registerDashboard } from './http/dashboard';
 import {
   clientErrorHandler,
   frameworkErrors,
@@ -134,6 +135,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     togetherServices.uploads.close();
     done();
   });
+  await registerDashboard(app);
   return app;
 }
 

@@ -32,7 +32,7 @@ function npm(args, cwd) {
   return execFileSync(file, argv, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 }
 
-/** The bundle: tsdown with the repository's config, written to `<out>/dist`. */
+/** The bundle: tsdown with the repository's config and the dashboard's Vite build, written to `<out>/dist`. */
 function bundle() {
   if (values.dist) return resolve(values.dist);
   const dist = join(out, 'dist');
@@ -42,6 +42,14 @@ function bundle() {
     cwd: root,
     stdio: 'inherit',
   });
+  // The dashboard the emulator serves at `/`: web/ built by Vite into <dist>/web, beside the bundle.
+  const viteManifest = createRequire(join(root, 'package.json')).resolve('vite/package.json');
+  const vite = join(dirname(viteManifest), JSON.parse(readFileSync(viteManifest, 'utf8')).bin.vite);
+  execFileSync(
+    process.execPath,
+    [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', join(dist, 'web'), '--logLevel', 'error'],
+    { cwd: root, stdio: 'inherit' },
+  );
   return dist;
 }
 

@@ -21,6 +21,7 @@ describe('package entry points', () => {
       'dist/index.d.ts',
       'dist/index.d.cts',
       'dist/cli.js',
+      'dist/web/index.html',
     ]) {
       expect(existsSync(`${root}/${file}`), file).toBe(true);
     }

@@ -128,7 +128,7 @@ describe('the tarballs', () => {
       emulator.files.filter((f) => !f.startsWith('dist/') && f !== 'README.md' && f !== 'package.json'),
     ).toEqual(tracked.sort());
     expect(emulator.files).toEqual(
-      expect.arrayContaining(['dist/cli.js', 'dist/trainer.js', 'dist/inference.js']),
+      expect.arrayContaining(['dist/cli.js', 'dist/trainer.js', 'dist/inference.js', 'dist/web/index.html']),
     );
   });
 });

@@ -33,6 +33,32 @@ export const TERMINAL_JOB_STATUSES: readonly FineTuningJobStatus[] = ['succeeded
 
 const auto = z.literal('auto');
 
+/** The per-step metrics of dpo and kto jobs, with TRL's names (validation ones prefixed valid_ / full_valid_). */
+export const PREFERENCE_METRICS = [
+  'rewards/chosen',
+  'rewards/rejected',
+  'rewards/accuracies',
+  'rewards/margins',
+  'logps/chosen',
+  'logps/rejected',
+  'nll_loss',
+  'kl',
+] as const;
+const METRIC_PREFIXES = ['', 'valid_', 'full_valid_'] as const;
+type PreferenceMetricKey = `${(typeof METRIC_PREFIXES)[number]}${(typeof PREFERENCE_METRICS)[number]}`;
+
+function preferenceMetricFields(): Record<PreferenceMetricKey, z.ZodOptional<z.ZodNumber>> {
+  const when = { '': '', valid_: 'Periodic validation: ', full_valid_: 'Final full validation: ' };
+  return Object.fromEntries(
+    METRIC_PREFIXES.flatMap((prefix) =>
+      PREFERENCE_METRICS.map((name) => [
+        `${prefix}${name}`,
+        z.number().optional().describe(`${when[prefix]}TRL’s \`${name}\` (dpo and kto jobs). ${EXTENSION}`),
+      ]),
+    ),
+  ) as Record<PreferenceMetricKey, z.ZodOptional<z.ZodNumber>>;
+}
+
 export const BatchSizeSchema = z
   .union([auto, z.number().int().min(1).max(256)])
   .describe('Examples per optimizer step, 1 to 256, or `auto`.');
@@ -59,37 +85,42 @@ export const LrSchedulerSchema = z
   .enum(['linear', 'cosine'])
   .meta({ id: 'LrScheduler', description: `Learning-rate decay after warmup. ${EXTENSION}` });
 
+/** tunekit's optimizer and sequence settings, shared by every method's hyperparameters. */
+const trainingExtensions = {
+  learning_rate: z
+    .number()
+    .positive()
+    .max(1)
+    .optional()
+    .describe(`Absolute peak learning rate; when set it replaces base × multiplier. ${EXTENSION}`),
+  lr_scheduler: LrSchedulerSchema.optional(),
+  warmup_ratio: z
+    .number()
+    .min(0)
+    .max(1)
+    .optional()
+    .describe(`Fraction of the total steps spent warming the learning rate up from 0. ${EXTENSION}`),
+  weight_decay: z.number().min(0).optional().describe(`AdamW decoupled weight decay (≥ 0). ${EXTENSION}`),
+  max_grad_norm: z
+    .number()
+    .min(0)
+    .optional()
+    .describe(`Clip the global gradient norm to this value; 0 disables clipping. ${EXTENSION}`),
+  max_seq_length: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_048_576)
+    .optional()
+    .describe(`Tokens per training sequence; longer examples are truncated. ${EXTENSION}`),
+};
+
 export const SupervisedHyperparametersSchema = z
   .strictObject({
     batch_size: BatchSizeSchema.optional(),
     learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
     n_epochs: NEpochsSchema.optional(),
-    learning_rate: z
-      .number()
-      .positive()
-      .max(1)
-      .optional()
-      .describe(`Absolute peak learning rate; when set it replaces base × multiplier. ${EXTENSION}`),
-    lr_scheduler: LrSchedulerSchema.optional(),
-    warmup_ratio: z
-      .number()
-      .min(0)
-      .max(1)
-      .optional()
-      .describe(`Fraction of the total steps spent warming the learning rate up from 0. ${EXTENSION}`),
-    weight_decay: z.number().min(0).optional().describe(`AdamW decoupled weight decay (≥ 0). ${EXTENSION}`),
-    max_grad_norm: z
-      .number()
-      .min(0)
-      .optional()
-      .describe(`Clip the global gradient norm to this value; 0 disables clipping. ${EXTENSION}`),
-    max_seq_length: z
-      .number()
-      .int()
-      .min(1)
-      .max(1_048_576)
-      .optional()
-      .describe(`Tokens per training sequence; longer examples are truncated. ${EXTENSION}`),
+    ...trainingExtensions,
     packing: z
       .boolean()
       .optional()
@@ -100,17 +131,128 @@ export const SupervisedHyperparametersSchema = z
     description: 'Supervised fine-tuning hyperparameters: OpenAI’s three plus tunekit extensions.',
   });
 
+const openAiThree = {
+  batch_size: BatchSizeSchema.optional(),
+  learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
+  n_epochs: NEpochsSchema.optional(),
+};
+const BetaSchema = z.union([auto, z.number().gt(0).max(2)]);
+
+export const DPO_LOSS_TYPES = [
+  'sigmoid',
+  'hinge',
+  'ipo',
+  'robust',
+  'sigmoid_norm',
+  'sft',
+  'simpo',
+  'orpo',
+] as const;
+
+export const DpoLossTypeSchema = z.enum(DPO_LOSS_TYPES).meta({
+  id: 'DpoLossType',
+  description:
+    'A preference loss with TRL 1.13’s name: `sigmoid` (DPO), `hinge`, `ipo`, `robust`, `sigmoid_norm` ' +
+    '(length-normalised DPO), `sft` (NLL of the preferred answer) from DPOTrainer; `simpo` (CPOTrainer) and ' +
+    `\`orpo\` (ORPOTrainer), which are reference-free and stand alone. ${EXTENSION}`,
+});
+
 export const DpoHyperparametersSchema = z
   .strictObject({
-    batch_size: BatchSizeSchema.optional(),
-    learning_rate_multiplier: LearningRateMultiplierSchema.optional(),
-    n_epochs: NEpochsSchema.optional(),
-    beta: z
-      .union([auto, z.number().gt(0).max(2)])
+    ...openAiThree,
+    beta: BetaSchema.optional().describe(
+      'Weight of the penalty between policy and reference model, in (0, 2], or `auto` (0.1); IPO’s tau, ' +
+        'SimPO’s beta, ORPO’s lambda for those losses.',
+    ),
+    loss_type: z
+      .union([DpoLossTypeSchema, z.array(DpoLossTypeSchema).min(1).max(6)])
       .optional()
-      .describe('Weight of the penalty between policy and reference model, in (0, 2], or `auto`.'),
+      .describe(`The loss, or several summed with \`loss_weights\` (TRL 1.13’s list form). ${EXTENSION}`),
+    loss_weights: z
+      .array(z.number().min(0))
+      .min(1)
+      .max(6)
+      .optional()
+      .describe(`Weight of each \`loss_type\` (default 1 each). ${EXTENSION}`),
+    label_smoothing: z
+      .number()
+      .min(0)
+      .lt(0.5)
+      .optional()
+      .describe(
+        `Assumed share of flipped labels for \`robust\` (and SimPO’s conservative form), [0, 0.5). ${EXTENSION}`,
+      ),
+    rpo_alpha: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        `RPO: adds rpo_alpha × the NLL of the preferred answer (TRL 1.13: \`loss_type: ["sigmoid", "sft"]\`, ` +
+          `\`loss_weights: [1, rpo_alpha]\`; with \`simpo\` it is CPOTrainer’s cpo_alpha). ${EXTENSION}`,
+      ),
+    simpo_gamma: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(`SimPO’s target reward margin (default 0.5). ${EXTENSION}`),
+    reference_free: z
+      .boolean()
+      .optional()
+      .describe(`Take the reference log-probs as 0 (TRL’s reference_free). ${EXTENSION}`),
+    ...trainingExtensions,
   })
-  .meta({ id: 'DpoHyperparameters', description: 'DPO hyperparameters.' });
+  .superRefine((h, ctx) => {
+    const types = h.loss_type === undefined ? [] : Array.isArray(h.loss_type) ? h.loss_type : [h.loss_type];
+    const alone = types.find((t) => t === 'simpo' || t === 'orpo');
+    if (alone && types.length > 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loss_type'],
+        message: `'${alone}' is its own trainer in TRL and cannot be combined with other losses`,
+      });
+    }
+    if (h.loss_weights !== undefined && h.loss_weights.length !== Math.max(types.length, 1)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['loss_weights'],
+        message: `needs one weight per loss_type (${Math.max(types.length, 1)})`,
+      });
+    }
+    if (h.rpo_alpha !== undefined && h.rpo_alpha > 0 && alone === 'orpo') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rpo_alpha'],
+        message: 'not allowed with loss_type orpo (it has its own NLL term)',
+      });
+    }
+  })
+  .meta({
+    id: 'DpoHyperparameters',
+    description: 'DPO hyperparameters: OpenAI’s four plus tunekit’s TRL extensions.',
+  });
+
+export const KtoHyperparametersSchema = z
+  .strictObject({
+    ...openAiThree,
+    beta: BetaSchema.optional().describe(
+      'Weight of the penalty between policy and reference model, in (0, 2], or `auto` (0.1).',
+    ),
+    desirable_weight: z
+      .number()
+      .gt(0)
+      .optional()
+      .describe('Weight of the losses of desirable (`label: true`) examples (default 1).'),
+    undesirable_weight: z
+      .number()
+      .gt(0)
+      .optional()
+      .describe('Weight of the losses of undesirable (`label: false`) examples (default 1).'),
+    ...trainingExtensions,
+  })
+  .meta({
+    id: 'KtoHyperparameters',
+    description: `KTO hyperparameters (TRL 1.13 KTOTrainer’s names and defaults). ${EXTENSION}`,
+  });
 
 export const ReinforcementHyperparametersSchema = z
   .strictObject({
@@ -170,9 +312,13 @@ export const ReinforcementHyperparametersSchema = z
 
 export const FineTuningMethodSchema = z
   .strictObject({
-    type: z.enum(['supervised', 'dpo', 'reinforcement']),
+    type: z.enum(['supervised', 'dpo', 'kto', 'reinforcement']),
     supervised: z.strictObject({ hyperparameters: SupervisedHyperparametersSchema.optional() }).optional(),
     dpo: z.strictObject({ hyperparameters: DpoHyperparametersSchema.optional() }).optional(),
+    kto: z
+      .strictObject({ hyperparameters: KtoHyperparametersSchema.optional() })
+      .optional()
+      .describe(`KTO on unpaired rows (\`{"input", "output", "label"}\`). ${EXTENSION}`),
     reinforcement: z
       .strictObject({
         grader: GraderSchema,
@@ -182,7 +328,7 @@ export const FineTuningMethodSchema = z
       .optional(),
   })
   .superRefine((method, ctx) => {
-    for (const key of ['supervised', 'dpo', 'reinforcement'] as const) {
+    for (const key of ['supervised', 'dpo', 'kto', 'reinforcement'] as const) {
       if (key !== method.type && method[key] !== undefined) {
         ctx.addIssue({
           code: 'custom',
@@ -343,6 +489,7 @@ export const FineTuningJobMetricsDataSchema = z
     full_valid_mean_token_accuracy: z.number().optional(),
     learning_rate: z.number().optional().describe(`Learning rate used for the step. ${EXTENSION}`),
     tokens: z.number().int().optional().describe(`Tokens trained on in the step. ${EXTENSION}`),
+    ...preferenceMetricFields(),
   })
   .meta({
     id: 'FineTuningJobMetricsData',

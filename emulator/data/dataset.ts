@@ -5,8 +5,14 @@
 import * as fs from 'node:fs';
 import { writeTokenFile } from '../../native/index';
 import { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
-import { type DataFormat, DataFormatError, parseJsonl } from './formats';
+import { type DataFormat, DataFormatError, jsonlRecords, parseJsonl } from './formats';
 import type { ModelTokenizer } from './model-tokenizer';
+import { encodePreferenceRow, type PreferenceMethod, parsePreferenceRow } from './preference';
+
+/** A kto token file's labels: one byte per example, 1 = desirable. */
+export function desirableFile(tokenFile: string): string {
+  return `${tokenFile}.desirable`;
+}
 
 /** The hosted service's minimum number of training examples. */
 export const MIN_TRAINING_EXAMPLES = 10;
@@ -26,7 +32,7 @@ export class DatasetError extends Error {
 }
 
 export interface PreparedDataset {
-  format: DataFormat;
+  format: DataFormat | 'preference' | 'kto';
   nExamples: number;
   /** All tokens of all examples after truncation (what the hosted service bills per epoch). */
   nTokens: number;
@@ -47,6 +53,8 @@ export async function prepareDataset(options: {
   role: DatasetRole;
   tokenizer: ModelTokenizer;
   maxSeqLength: number;
+  /** dpo / kto: preference rows (preference.ts); default supervised. */
+  method?: 'supervised' | PreferenceMethod;
 }): Promise<PreparedDataset> {
   const param = options.role === 'training' ? 'training_file' : 'validation_file';
   const code = options.role === 'training' ? 'invalid_training_file' : 'invalid_validation_file';
@@ -64,18 +72,34 @@ export async function prepareDataset(options: {
   } catch {
     throw fail('The file is not valid UTF-8 text.');
   }
-  let parsed: ReturnType<typeof parseJsonl>;
+  let parsed: { format: PreparedDataset['format'] | null; n: number };
   let encoded: EncodedExample[];
+  const desirable: number[] = [];
+  const method = options.method ?? 'supervised';
   try {
-    parsed = parseJsonl(text);
-    encoded = parsed.examples.map((example) =>
-      encodeExample(options.tokenizer, example, options.maxSeqLength),
-    );
+    if (method === 'supervised') {
+      const sft = parseJsonl(text);
+      parsed = { format: sft.format, n: sft.examples.length };
+      encoded = sft.examples.map((example) =>
+        encodeExample(options.tokenizer, example, options.maxSeqLength),
+      );
+    } else {
+      // dpo: rows 2i / 2i+1 are pair i's chosen / rejected sequence; kto: one row each, its label beside the file
+      encoded = [];
+      let n = 0;
+      for (const { line, record } of jsonlRecords(text)) {
+        const { row, format } = parsePreferenceRow(record, line, method);
+        encoded.push(...encodePreferenceRow(options.tokenizer, row, options.maxSeqLength, format));
+        if (row.kind === 'unpaired') desirable.push(row.desirable ? 1 : 0);
+        n++;
+      }
+      parsed = { format: n > 0 ? (method === 'dpo' ? 'preference' : 'kto') : null, n };
+    }
   } catch (error) {
     if (error instanceof DataFormatError) throw fail(`${error.message}.`);
     throw error;
   }
-  const n = parsed.examples.length;
+  const n = parsed.n;
   if (options.role === 'training' && n < MIN_TRAINING_EXAMPLES) {
     throw new DatasetError(
       'invalid_n_examples',
@@ -88,6 +112,7 @@ export async function prepareDataset(options: {
     options.outputFile,
     encoded.map((e) => ({ inputIds: e.ids, labels: e.labels })),
   );
+  if (method === 'kto') fs.writeFileSync(desirableFile(options.outputFile), Buffer.from(desirable));
   let nTokens = 0;
   let nScoredTokens = 0;
   let longestExample = 0;

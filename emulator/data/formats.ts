@@ -108,7 +108,7 @@ function contentText(content: unknown, where: string, line: number): string | nu
   throw new DataFormatError(line, `${where}: \`content\` must be a string, an array of text parts or null`);
 }
 
-function parseChatMessage(raw: unknown, index: number, line: number): ChatMessage {
+export function parseChatMessage(raw: unknown, index: number, line: number): ChatMessage {
   const where = `message ${index + 1}`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new DataFormatError(line, `${where}: expected an object, got ${describe(raw)}`);
@@ -249,10 +249,8 @@ const PARSERS: Record<DataFormat, (value: Record<string, unknown>, line: number)
   sharegpt: parseShareGpt,
 };
 
-/** Parses JSONL text into examples; throws `DataFormatError` at the first bad line. */
-export function parseJsonl(text: string): { format: DataFormat | null; examples: Example[] } {
-  let format: DataFormat | null = null;
-  const examples: Example[] = [];
+/** The JSON object of every non-blank line, with its 1-based line number; `DataFormatError` at a bad line. */
+export function* jsonlRecords(text: string): Generator<{ line: number; record: Record<string, unknown> }> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] as string).replace(/\r$/, '');
@@ -267,7 +265,30 @@ export function parseJsonl(text: string): { format: DataFormat | null; examples:
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new DataFormatError(line, `expected a JSON object, got ${describe(value)}`);
     }
-    const record = value as Record<string, unknown>;
+    yield { line, record: value as Record<string, unknown> };
+  }
+}
+
+/** Which preference method a row is for, when it is one (a clear error for a supervised job). */
+function preferenceRowMethod(record: Record<string, unknown>): 'dpo' | 'kto' | undefined {
+  if ('preferred_output' in record || 'non_preferred_output' in record || 'chosen' in record) return 'dpo';
+  if ('label' in record && ('output' in record || 'completion' in record)) return 'kto';
+  return undefined;
+}
+
+/** Parses JSONL text into examples; throws `DataFormatError` at the first bad line. */
+export function parseJsonl(text: string): { format: DataFormat | null; examples: Example[] } {
+  let format: DataFormat | null = null;
+  const examples: Example[] = [];
+  for (const { line, record } of jsonlRecords(text)) {
+    const preference = preferenceRowMethod(record);
+    if (preference) {
+      throw new DataFormatError(
+        line,
+        `the file holds ${preference === 'dpo' ? 'preference pairs' : 'kto rows (`label`)'}, which are for method ` +
+          `'${preference}'; method 'supervised' trains on chat examples {"messages": [...]}`,
+      );
+    }
     const detected = detectFormat(record);
     if (format === null) {
       if (!detected) {

@@ -3,6 +3,7 @@
 export {
   DatasetError,
   type DatasetRole,
+  desirableFile,
   MIN_TRAINING_EXAMPLES,
   type PreparedDataset,
   prepareDataset,

@@ -56,6 +56,11 @@ export function normalizeMethod(params: JobCreateParams): FineTuningMethod {
         type: 'dpo',
         dpo: { hyperparameters: { ...autoThree, beta: 'auto', ...method.dpo?.hyperparameters } },
       };
+    case 'kto':
+      return {
+        type: 'kto',
+        kto: { hyperparameters: { ...autoThree, beta: 'auto', ...method.kto?.hyperparameters } },
+      };
     case 'reinforcement':
       return method;
   }

@@ -2,6 +2,7 @@
  * Event texts. Those the hosted service is seen to send are copied exactly (reference §7); the others (pause,
  * resume, cancel, failure, restart) are tunekit's, written in the same voice.
  */
+import { PREFERENCE_METRICS } from '../contract/jobs';
 import type { NewEvent } from '../store';
 import type { EngineProgress } from './protocol';
 
@@ -49,16 +50,26 @@ export function metricsEvent(p: EngineProgress): NewEvent {
   if (p.hasValid) data.valid_mean_token_accuracy = p.validMeanTokenAccuracy;
   if (p.isFullValid) data.full_valid_mean_token_accuracy = p.fullValidMeanTokenAccuracy;
   data.learning_rate = p.learningRate;
+  // dpo / kto: TRL's names (rewards/*, logps/*, ..., valid_ and full_valid_ prefixed)
+  for (const [key, value] of Object.entries(p.metrics ?? {})) data[key] = value;
+  if (p.metrics?.['rewards/margins'] !== undefined) {
+    message += `, reward margin=${p.metrics['rewards/margins'].toFixed(2)}`;
+  }
   return { type: 'metrics', message, data };
 }
 
 /** The result file: one CSV row per step, empty cells where no validation ran (reference §4). */
 export function metricsCsv(rows: Record<string, unknown>[]): string {
   const cell = (value: unknown) => (typeof value === 'number' ? String(value) : '');
-  const lines = ['step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy'];
+  // dpo / kto jobs add TRL's metrics as further columns
+  const extra = PREFERENCE_METRICS.flatMap((m) => [m, `valid_${m}`, `full_valid_${m}`]).filter((key) =>
+    rows.some((d) => typeof d[key] === 'number'),
+  );
+  const lines = [['step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy', ...extra].join(',')];
   for (const d of rows) {
     lines.push(
       [d.step, d.train_loss, d.train_mean_token_accuracy, d.valid_loss, d.valid_mean_token_accuracy]
+        .concat(extra.map((key) => d[key]))
         .map(cell)
         .join(','),
     );

@@ -2,8 +2,11 @@
  * "auto" hyperparameters and the rest of a job's training settings, resolved from the job, the dataset size and
  * the model. The rules are documented in docs/emulator.md; change them there too.
  */
+
+import type { ObjectiveOptions } from '../../native/index';
 import type { FineTuningJob } from '../contract/jobs';
 import { BUILTIN_MODEL } from './models';
+import { objectiveFromMethod } from './preference-method';
 
 /** Peak learning rate at learning_rate_multiplier = 1. */
 export function baseLearningRate(localModelId: string, full: boolean): number {
@@ -56,12 +59,27 @@ export interface TrainingSettings {
   lora: { r: number; alpha: number; dropout: number; useRslora: boolean; targets: string[] };
   nCheckpoints: number;
   seed: number;
+  /** dpo / kto jobs: the engine's objective (preference-method.ts); absent for supervised. */
+  objective?: ObjectiveOptions;
+}
+
+/** The hyperparameters of the job's method (supervised, dpo or kto), with the tunekit extensions they share. */
+function methodHyperparameters(job: FineTuningJob) {
+  const m = job.method;
+  const h =
+    m?.type === 'dpo'
+      ? m.dpo?.hyperparameters
+      : m?.type === 'kto'
+        ? m.kto?.hyperparameters
+        : m?.supervised?.hyperparameters;
+  return (h ?? {}) as NonNullable<
+    NonNullable<NonNullable<FineTuningJob['method']>['supervised']>['hyperparameters']
+  >;
 }
 
 /** Settings fixed before the data is read (max_seq_length is needed to tokenize). */
 export function resolveMaxSeqLength(job: FineTuningJob, modelMaxLength: number): number {
-  const h = job.method?.supervised?.hyperparameters;
-  return h?.max_seq_length ?? Math.min(modelMaxLength, 2048);
+  return methodHyperparameters(job).max_seq_length ?? Math.min(modelMaxLength, 2048);
 }
 
 /** Resolves every "auto" and unset field. */
@@ -69,7 +87,7 @@ export function resolveSettings(
   job: FineTuningJob,
   context: { nExamples: number; localModelId: string; modelMaxLength: number },
 ): TrainingSettings {
-  const h = job.method?.supervised?.hyperparameters ?? {};
+  const h = methodHyperparameters(job);
   const full = job.training_type?.type === 'full';
   const lora = job.training_type?.type === 'lora' ? job.training_type : undefined;
   const builtin = context.localModelId === BUILTIN_MODEL;
@@ -112,7 +130,13 @@ export function resolveSettings(
     },
     nCheckpoints: job.n_checkpoints ?? Math.min(3, nEpochs),
     seed: job.seed,
+    ...(job.method ? objectiveSetting(job.method) : {}),
   };
+}
+
+function objectiveSetting(method: NonNullable<FineTuningJob['method']>): { objective?: ObjectiveOptions } {
+  const objective = objectiveFromMethod(method);
+  return objective ? { objective } : {};
 }
 
 export interface CheckpointPlan {
@@ -168,10 +192,21 @@ export function resolvedJobFields(job: FineTuningJob, s: TrainingSettings): Part
     learning_rate_multiplier: s.learningRateMultiplier,
     n_epochs: s.nEpochs,
   };
-  const supervised = job.method?.supervised?.hyperparameters ?? {};
+  const m = job.method;
+  const beta = s.objective?.beta ?? 0.1;
+  const method: FineTuningJob['method'] =
+    m?.type === 'dpo'
+      ? { type: 'dpo', dpo: { hyperparameters: { ...m.dpo?.hyperparameters, ...three, beta } } }
+      : m?.type === 'kto'
+        ? { type: 'kto', kto: { hyperparameters: { ...m.kto?.hyperparameters, ...three, beta } } }
+        : {
+            type: 'supervised',
+            supervised: { hyperparameters: { ...m?.supervised?.hyperparameters, ...three } },
+          };
   return {
-    hyperparameters: three,
-    method: { type: 'supervised', supervised: { hyperparameters: { ...supervised, ...three } } },
+    // the top-level copy is for supervised jobs; DPO jobs show null on the hosted service
+    hyperparameters: method.type === 'supervised' ? three : null,
+    method,
     training_type: s.full
       ? { type: 'full' }
       : {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomAlphanumeric } from '../contract/common';
 import type { FineTuningJob } from '../contract/jobs';
-import type { PreparedDataset } from '../data';
+import { desirableFile, type PreparedDataset } from '../data';
 import type { JobRecord, NewEvent, Store } from '../store';
 import { copyDirAtomic } from '../store/blobs';
 import { metricsCsv, metricsEvent, TEXT } from './events';
@@ -194,6 +194,7 @@ export function startValidation(ctx: RunnerContext, record: JobRecord): ActiveRu
     merges: model.merges,
     modelDir: model.modelDir,
     maxSeqLength,
+    method: job.method?.type === 'dpo' || job.method?.type === 'kto' ? job.method.type : 'supervised',
     training: { inputFile: trainingPath, outputFile: files.trainTokens },
     validation: validationPath ? { inputFile: validationPath, outputFile: files.validTokens } : undefined,
   });
@@ -224,6 +225,21 @@ export function startValidation(ctx: RunnerContext, record: JobRecord): ActiveRu
 }
 
 // -------------------------------------------------------------------------------------------------- training
+
+/** The engine's objective of a dpo / kto job; kto reads the labels written beside its token files. */
+function engineObjective(
+  objective: NonNullable<TrainingSettings['objective']>,
+  files: ReturnType<typeof jobFiles>,
+): EngineTrainOptions['objective'] {
+  if (objective.method !== 'kto') return objective;
+  const flags = (file: string) => (fs.existsSync(file) ? [...fs.readFileSync(file)] : undefined);
+  const valid = flags(desirableFile(files.validTokens));
+  return {
+    ...objective,
+    desirable: flags(desirableFile(files.trainTokens)) ?? [],
+    ...(valid ? { validDesirable: valid } : {}),
+  };
+}
 
 /** `ft:{base}:{org}:{suffix}:{8 chars of the job id}`; the org part is `tunekit` (docs/emulator.md). */
 export function fineTunedModelName(job: FineTuningJob): string {
@@ -395,6 +411,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     checkpointEverySteps: plan.checkpointEverySteps,
     checkpointEachEpoch: plan.checkpointEachEpoch,
     evalEverySteps: stored.validation ? evalEverySteps(totalEstimate) : 0,
+    ...(settings.objective ? { objective: engineObjective(settings.objective, files) } : {}),
     resume,
     ...(resume ? { resumeFrom: committed.map((step) => `step-${step}`).reverse() } : {}),
   };

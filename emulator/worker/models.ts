@@ -66,7 +66,7 @@ export const DEFAULT_HOSTED_MODELS: Readonly<Record<string, string>> = {
   ...Object.fromEntries(TOGETHER_FINE_TUNING_MODELS.map((name) => [name, BUILTIN_MODEL])),
 };
 
-export type TrainingMethod = 'supervised' | 'dpo' | 'reinforcement';
+export type TrainingMethod = 'supervised' | 'dpo' | 'kto' | 'reinforcement';
 
 /**
  * The methods the service trains each hosted reasoning model with: reinforcement fine-tuning runs on reasoning

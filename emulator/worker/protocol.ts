@@ -14,6 +14,8 @@ export interface PrepareRequest {
   merges: MergeStep[];
   modelDir: string;
   maxSeqLength: number;
+  /** The job's method: dpo and kto files hold preference rows. */
+  method: 'supervised' | 'dpo' | 'kto';
   training: { inputFile: string; outputFile: string };
   validation?: { inputFile: string; outputFile: string } | undefined;
 }

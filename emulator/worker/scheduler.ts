@@ -78,14 +78,6 @@ export class Scheduler {
    */
   createJob(projectId: string, organizationId: string, params: JobCreateParams): FineTuningJob {
     const method = params.method?.type ?? 'supervised';
-    if (method === 'dpo') {
-      throw new EmulatorError(
-        400,
-        `The '${method}' fine-tuning method is not supported by tunekit yet; use 'supervised'.`,
-        'method.type',
-        'unsupported_method',
-      );
-    }
     const model = this.models.resolve(projectId, params.model);
     if (!model) {
       throw new EmulatorError(

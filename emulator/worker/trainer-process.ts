@@ -31,6 +31,7 @@ async function prepare(request: PrepareRequest): Promise<ChildMessage> {
       role: 'training',
       tokenizer,
       maxSeqLength: request.maxSeqLength,
+      method: request.method,
     });
     const validation = request.validation
       ? await prepareDataset({
@@ -38,6 +39,7 @@ async function prepare(request: PrepareRequest): Promise<ChildMessage> {
           role: 'validation',
           tokenizer,
           maxSeqLength: request.maxSeqLength,
+          method: request.method,
         })
       : undefined;
     return { type: 'prepared', training, validation };

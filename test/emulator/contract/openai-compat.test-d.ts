@@ -43,12 +43,17 @@ describe('responses fit the openai SDK types', () => {
     type Job = OpenAI.FineTuning.FineTuningJob;
     // hyperparameters: null on the wire for DPO and some failed jobs (reference §2.3); the SDK type omits null.
     // method: a multi grader's `graders` is a map {key: grader} on the wire (dpo-rft.md §4), where the SDK types
-    // one grader; everything else of the method fits.
+    // one grader; `kto` is a tunekit method; everything else of the method fits.
     fits<Omit<Job, 'status' | 'hyperparameters' | 'method'>>(
       value<Omit<FineTuningJob, 'status' | 'hyperparameters' | 'method'>>(),
     );
     fits<Job['method']>(
-      value<FineTuningJob['method'] & { reinforcement?: { grader: Exclude<Grader, { type: 'multi' }> } }>(),
+      value<
+        Omit<NonNullable<FineTuningJob['method']>, 'type' | 'kto'> & {
+          type: 'supervised' | 'dpo' | 'reinforcement';
+          reinforcement?: { grader: Exclude<Grader, { type: 'multi' }> };
+        }
+      >(),
     );
     fits<Job['hyperparameters']>(value<NonNullable<FineTuningJob['hyperparameters']>>());
     expectTypeOf<Exclude<FineTuningJob['status'], 'paused'>>().toEqualTypeOf<Job['status']>();

@@ -121,7 +121,7 @@ describe('job create params', () => {
       { method: { type: 'supervised', dpo: {} } },
       'method.dpo',
     ],
-    ['an unknown method type', { method: { type: 'kto' } }, 'method.type'],
+    ['an unknown method type', { method: { type: 'ppo' } }, 'method.type'],
     ['a suffix of 65 characters', { suffix: 'x'.repeat(65) }, 'suffix'],
     ['a seed above 2^31-1', { seed: 2147483648 }, 'seed'],
     ['a training_type of unknown type', { training_type: { type: 'qlora' } }, 'training_type.type'],

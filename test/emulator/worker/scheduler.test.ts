@@ -274,10 +274,10 @@ describe('bad requests and bad data', () => {
       }
       throw new Error('expected an EmulatorError');
     };
-    expect(attempt({ method: { type: 'dpo' } })).toMatchObject({
+    expect(attempt({ model: 'o4-mini-2025-04-16', method: { type: 'dpo' } })).toMatchObject({
       status: 400,
-      param: 'method.type',
-      message: expect.stringMatching(/'dpo'.*not supported/),
+      param: 'model',
+      message: expect.stringMatching(/'dpo'.*reinforcement fine-tuning only/),
     });
     expect(attempt({ model: 'no-such-model' })).toMatchObject({
       status: 400,

@@ -209,8 +209,8 @@ export interface FineTuningJobHyperparameters {
   n_epochs?: Auto | number;
 }
 
-/** Supervised hyperparameters: OpenAI's three plus tunekit extensions. */
-export interface SupervisedHyperparameters extends FineTuningJobHyperparameters {
+/** tunekit's optimizer and sequence settings, accepted by every method. */
+export interface TrainingExtensions {
   /** tunekit: absolute peak learning rate (replaces base × multiplier). */
   learning_rate?: number;
   /** tunekit: decay after warmup. */
@@ -223,13 +223,43 @@ export interface SupervisedHyperparameters extends FineTuningJobHyperparameters 
   max_grad_norm?: number;
   /** tunekit: tokens per training sequence. */
   max_seq_length?: number;
+}
+
+/** Supervised hyperparameters: OpenAI's three plus tunekit extensions. */
+export interface SupervisedHyperparameters extends FineTuningJobHyperparameters, TrainingExtensions {
   /** tunekit: pack short examples into one sequence. */
   packing?: boolean;
 }
 
-export interface DpoHyperparameters extends FineTuningJobHyperparameters {
-  /** (0, 2] */
+/** A preference loss with TRL 1.13's name (tunekit extension). */
+export type DpoLossType = 'sigmoid' | 'hinge' | 'ipo' | 'robust' | 'sigmoid_norm' | 'sft' | 'simpo' | 'orpo';
+
+/** DPO hyperparameters: OpenAI's four plus tunekit's TRL extensions (docs/emulator.md has each loss's formula). */
+export interface DpoHyperparameters extends FineTuningJobHyperparameters, TrainingExtensions {
+  /** (0, 2]; `auto` = 0.1. IPO's tau, SimPO's beta, ORPO's lambda for those losses. */
   beta?: Auto | number;
+  /** tunekit: the loss, or several summed with `loss_weights` (TRL 1.13's list form); simpo and orpo stand alone. */
+  loss_type?: DpoLossType | DpoLossType[];
+  /** tunekit: weight of each loss_type (default 1 each). */
+  loss_weights?: number[];
+  /** tunekit: assumed share of flipped labels for `robust`, [0, 0.5). */
+  label_smoothing?: number;
+  /** tunekit: RPO, adds rpo_alpha × the NLL of the preferred answer (TRL: ["sigmoid", "sft"], [1, rpo_alpha]). */
+  rpo_alpha?: number;
+  /** tunekit: SimPO's target reward margin (default 0.5). */
+  simpo_gamma?: number;
+  /** tunekit: take the reference log-probs as 0. */
+  reference_free?: boolean;
+}
+
+/** tunekit extension: KTO hyperparameters (TRL 1.13 KTOTrainer's names and defaults). */
+export interface KtoHyperparameters extends FineTuningJobHyperparameters, TrainingExtensions {
+  /** (0, 2]; `auto` = 0.1. */
+  beta?: Auto | number;
+  /** Weight of the desirable (`label: true`) examples' losses (default 1). */
+  desirable_weight?: number;
+  /** Weight of the undesirable (`label: false`) examples' losses (default 1). */
+  undesirable_weight?: number;
 }
 
 export interface ReinforcementHyperparameters extends FineTuningJobHyperparameters {
@@ -255,9 +285,11 @@ export interface ReinforcementHyperparameters extends FineTuningJobHyperparamete
 
 /** The training method; the key named by `type` carries its settings. */
 export interface FineTuningMethod {
-  type: 'supervised' | 'dpo' | 'reinforcement';
+  type: 'supervised' | 'dpo' | 'kto' | 'reinforcement';
   supervised?: { hyperparameters?: SupervisedHyperparameters };
   dpo?: { hyperparameters?: DpoHyperparameters };
+  /** tunekit extension: KTO on unpaired rows (`{"input", "output", "label"}`). */
+  kto?: { hyperparameters?: KtoHyperparameters };
   reinforcement?: {
     grader: Grader;
     hyperparameters?: ReinforcementHyperparameters;
@@ -300,8 +332,24 @@ export interface FineTuningJobEvent {
   data?: FineTuningJobMetricsData | Record<string, unknown> | null;
 }
 
+/** TRL's per-step metric names of dpo and kto jobs (tunekit extension). */
+export type PreferenceMetricName =
+  | 'rewards/chosen'
+  | 'rewards/rejected'
+  | 'rewards/accuracies'
+  | 'rewards/margins'
+  | 'logps/chosen'
+  | 'logps/rejected'
+  | 'nll_loss'
+  | 'kl';
+
+/** tunekit: TRL's metrics of dpo and kto jobs, and their validation counterparts (`valid_…`, `full_valid_…`). */
+export type PreferenceMetrics = {
+  [K in `${'' | 'valid_' | 'full_valid_'}${PreferenceMetricName}`]?: number;
+};
+
 /** The `data` of a `metrics` event: one training step. */
-export interface FineTuningJobMetricsData {
+export interface FineTuningJobMetricsData extends PreferenceMetrics {
   step: number;
   train_loss: number;
   total_steps: number;

@@ -145,7 +145,7 @@ describe.skipIf(!executable)('dashboard in headless Chromium', () => {
     const first = await points();
     const firstLines = await logLines();
     await expect.poll(points, { timeout: DEADLINE_MS }).toBeGreaterThan(first);
-    expect(await logLines()).toBeGreaterThan(firstLines);
+    await expect.poll(logLines, { timeout: DEADLINE_MS }).toBeGreaterThan(firstLines);
     expect((await client.fineTuning.jobs.retrieve(jobId)).status).toBe('running');
     await expect(chart.getAttribute('aria-label')).resolves.toMatch(/train_loss \d/);
     // What a running job allows.

@@ -52,13 +52,17 @@ describe('tunekit SDK', () => {
       purpose: 'fine-tune',
     });
     const bad = await tunekit.fineTuning.jobs
-      .create({ model: TEST_MODEL, training_file: file.id, method: { type: 'dpo' } })
+      .create({
+        model: TEST_MODEL,
+        training_file: file.id,
+        method: { type: 'dpo', dpo: { hyperparameters: { loss_type: ['simpo', 'sigmoid'] } } },
+      })
       .catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(BadRequestError);
     expect((bad as BadRequestError).requestID).toMatch(/^req_[0-9a-f]{32}$/);
     expect((bad as BadRequestError).error).toMatchObject({
-      param: 'method.type',
-      code: 'unsupported_method',
+      param: 'method.dpo.hyperparameters.loss_type',
+      code: 'invalid_value',
     });
     await expect(tunekit.files.retrieve('file-missing')).rejects.toBeInstanceOf(NotFoundError);
     await expect(tunekit.models.delete(TEST_MODEL)).rejects.toBeInstanceOf(PermissionDeniedError);

@@ -26,4 +26,14 @@ export default defineConfig([
     dts: false,
     clean: false,
   },
+  {
+    // @tunekit/emulator's library entry, with declarations: startEmulator (dist/emulator.js).
+    entry: { emulator: 'emulator/index.ts' },
+    format: ['esm'],
+    platform: 'node',
+    target: 'node20',
+    fixedExtension: false,
+    dts: true,
+    clean: false,
+  },
 ]);

@@ -30,6 +30,8 @@ export interface EmulatorOptions {
   trainer?: TrainerEntry;
   /** Engine threads per training; default: the machine's parallelism divided by `workers`. */
   threads?: number;
+  /** How long `close()` waits for trainings to reach a checkpoint before ending them (default 60 s). */
+  stopTimeoutMs?: number | undefined;
 }
 
 export interface RunningEmulator {
@@ -72,6 +74,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     workers: options.workers,
     threads: options.threads,
     trainer: options.trainer,
+    stopTimeoutMs: options.stopTimeoutMs,
   });
   const inference = new InferenceClient();
   let app: FastifyInstance;

@@ -4,6 +4,7 @@
 //     stage.entries            built files (dist/...) to ship; the chunks they import come with them
 //     stage.copy               repository paths to ship as they are (native sources, the build script)
 //     stage.buildDependencies  dependencies used by the install script rather than imported by dist
+//   (peerDependencies are the user's: imported, never bundled, their ranges left wide)
 //   packages/<dir>/*            files of that package alone (its README, the SDK's bin)
 // It bundles the sources once with tsdown (into <out>/dist, apart from the checkout's dist/), stages each package
 // in <out>/stage/<dir>, checks its dependencies against what its files import, and runs `npm pack` there.
@@ -100,10 +101,11 @@ function stageBuilt(dist, entry, stageDir, imported, seen) {
 function dependencyProblems(dir, manifest, imported) {
   const problems = [];
   const declared = manifest.dependencies ?? {};
+  const peers = manifest.peerDependencies ?? {};
   const where = `packages/${dir}/package.json`;
   const rootDeps = rootManifest.dependencies ?? {};
   for (const [name, files] of imported) {
-    if (name === manifest.name) continue;
+    if (name === manifest.name || name in peers) continue;
     if (!(name in declared)) {
       const range = rootDeps[name];
       problems.push(

@@ -6,7 +6,17 @@
  * Install times, installed sizes and dependency counts are printed for the record.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -289,3 +299,67 @@ console.log(JSON.stringify({ status: done.status, error: done.error, model: done
     10 * MINUTES,
   );
 });
+
+/**
+ * Issue 18: the runner recipes in examples/testing, run as users run them, from the installed app (its
+ * @tunekit/emulator is the packed one; the runner and the `openai` SDK are linked from this repository's
+ * node_modules, pinned by its lockfile). Each must pass and leave no emulator folder and no process behind.
+ */
+describe('the testing recipes (examples/testing)', () => {
+  const recipes: Record<string, (dir: string) => string[]> = {
+    'node-test': (dir) => [process.execPath, '--test', join(dir, 'fine-tune.test.mjs')],
+    vitest: (dir) => [
+      process.execPath,
+      join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs'),
+      'run',
+      '--root',
+      dir,
+      '--config',
+      join(dir, 'vitest.config.mjs'),
+    ],
+  };
+  for (const [name, command] of Object.entries(recipes)) {
+    it(
+      `${name}: starts the emulator, fine-tunes through openai, the tuned model answers, nothing is left`,
+      () => {
+        const recipes = join(emulatorApp, 'recipes');
+        if (!existsSync(recipes)) {
+          cpSync(join(repoRoot, 'examples', 'testing'), recipes, { recursive: true });
+          for (const dep of ['openai', 'vitest']) {
+            symlinkSync(join(repoRoot, 'node_modules', dep), join(emulatorApp, 'node_modules', dep));
+          }
+        }
+        const tmp = join(work, `tmp-${name}`);
+        mkdirSync(tmp);
+        const marker = `tunekit-recipe-${name}-${process.pid}`;
+        const [file, ...args] = command(join(recipes, name));
+        const result = spawnSync(file!, args, {
+          cwd: join(recipes, name),
+          env: userEnv({ TMPDIR: tmp, TUNEKIT_RECIPE_MARKER: marker, CI: '1' }),
+          encoding: 'utf8',
+          timeout: 5 * MINUTES,
+        });
+        expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+        expect(readdirSync(tmp).filter((entry) => entry.startsWith('tunekit-emulator-'))).toEqual([]);
+        expect(processesWith(marker)).toEqual([]);
+      },
+      6 * MINUTES,
+    );
+  }
+});
+
+/** Pids of live processes whose environment holds `marker` (Linux /proc). */
+function processesWith(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/environ`, 'latin1').includes(`TUNEKIT_RECIPE_MARKER=${marker}`)) {
+        found.push(Number(entry));
+      }
+    } catch {
+      // ended, or not ours to read
+    }
+  }
+  return found;
+}

@@ -3,7 +3,7 @@
  * through the signed-URL flow, a LoRA job on a Together model name mapped to the built-in model, list, retrieve,
  * events to `completed`, checkpoints, adapter and merged downloads (also at a checkpoint step), chat with
  * `model_output_name`, cancel a second job, delete, and its typed errors. The same job reads the same through the
- * OpenAI dialect.
+ * OpenAI dialect. A DPO job through `training_method` on Together's preference rows trains (its margins grow).
  *
  * Two bugs of the SDK itself are worked around here, in the test harness only (the emulator accepts nothing
  * malformed): its upload PUT streams a file body without `duplex: 'half'`, which Node's fetch refuses before
@@ -211,5 +211,55 @@ describe('the together-ai SDK against the emulator', () => {
     await expect(
       client.fineTuning.content({ ft_id: job.id, checkpoint: 'adapter', checkpoint_step: 999 }),
     ).rejects.toBeInstanceOf(together.BadRequestError);
+  }, 600_000);
+
+  it('trains a DPO job through training_method on Together’s preference rows', async () => {
+    const path = join(workDir, 'pairs.jsonl');
+    writeFileSync(
+      path,
+      QA.map(([question, answer], i) =>
+        JSON.stringify({
+          input: { messages: [{ role: 'user', content: question }] },
+          preferred_output: [{ role: 'assistant', content: answer }],
+          non_preferred_output: [{ role: 'assistant', content: QA[(i + 1) % QA.length]![1] }],
+        }),
+      ).join('\n'),
+    );
+    const file = await client.files.upload(path, 'fine-tune');
+    const created = await client.fineTuning.create({
+      model: MODEL,
+      training_file: file.id,
+      validation_file: file.id,
+      n_epochs: 8,
+      batch_size: 4,
+      random_seed: 3,
+      training_method: { method: 'dpo', dpo_beta: 0.1 },
+    });
+    expect(created.training_method).toMatchObject({ method: 'dpo', dpo_beta: 0.1, rpo_alpha: 0 });
+    const job = await waitFor(created.id, ['completed', 'error', 'cancelled']);
+    expect(job.status, JSON.stringify(job)).toBe('completed');
+    const metrics = (await client.fineTuning.listMetrics(job.id)).metrics ?? [];
+    expect(metrics.length).toBe(24);
+    const first = metrics[0]!;
+    const last = metrics.at(-1)!;
+    // The policy starts as the reference: margin 0, DPO loss ln 2.
+    expect(first['train/rewards/margins']).toBeCloseTo(0, 6);
+    expect(first['train/loss']).toBeCloseTo(Math.LN2, 4);
+    // The final full validation over the training pairs prefers the preferred answers.
+    for (const key of ['train/rewards/chosen', 'train/logps/rejected', 'eval/full_rewards/margins']) {
+      expect(Number.isFinite(last[key]), key).toBe(true);
+    }
+    console.log(
+      `together dpo e2e: full validation loss ${last['eval/full_loss']}, accuracy ${last['eval/full_rewards/accuracies']}, margin ${last['eval/full_rewards/margins']}`,
+    );
+    expect(last['eval/full_loss']!).toBeLessThan(Math.LN2 - 0.1);
+    expect(last['eval/full_rewards/accuracies']!).toBeGreaterThanOrEqual(0.75);
+    expect(last['eval/full_rewards/margins']!).toBeGreaterThan(0.2);
+
+    // Together's preference rows given to an SFT job: the job fails, naming the line.
+    const sft = await client.fineTuning.create({ model: MODEL, training_file: file.id });
+    const failed = await waitFor(sft.id, ['completed', 'error', 'cancelled']);
+    expect(failed.status).toBe('error');
+    expect((failed as { error?: string }).error).toMatch(/Line 1: the file holds preference pairs/);
   }, 600_000);
 });

@@ -264,7 +264,17 @@ describe('fine-tunes without training', () => {
       ],
       [{ model: MODEL, batch_size: 'big' }, 'batch_size'],
       [{ model: MODEL, batch_size: 2.5 }, 'batch_size'],
-      [{ model: MODEL, training_method: { method: 'dpo', dpo_beta: 0.1 } }, 'training_method.method'],
+      [{ model: MODEL, batch_size: 64 }, 'batch_size'],
+      [{ model: MODEL, batch_size: 32, training_method: { method: 'dpo' } }, 'batch_size'],
+      [{ model: MODEL, training_method: { method: 'dpo', dpo_beta: 0 } }, 'training_method.dpo_beta'],
+      [{ model: MODEL, training_method: { method: 'dpo', dpo_beta: 2.5 } }, 'training_method.dpo_beta'],
+      [{ model: MODEL, training_method: { method: 'dpo', rpo_alpha: -1 } }, 'training_method.rpo_alpha'],
+      [
+        { model: MODEL, training_method: { method: 'dpo', simpo_gamma: -0.5 } },
+        'training_method.simpo_gamma',
+      ],
+      [{ model: MODEL, training_method: { method: 'sft', dpo_beta: 0.1 } }, 'training_method.dpo_beta'],
+      [{ model: MODEL, training_method: { method: 'dpo' }, train_on_inputs: 'auto' }, 'train_on_inputs'],
       [{ model: MODEL, wandb_api_key: 'k' }, 'wandb_api_key'],
       [
         { model: MODEL, training_method: { method: 'sft', train_on_inputs: true } },
@@ -331,6 +341,67 @@ describe('fine-tunes without training', () => {
     expect((await server.request('GET', `${T}/fine-tunes/${job.id}`)).status).toBe(404);
     expect((await server.request('GET', `/v1/fine_tuning/jobs/${job.id}`)).status).toBe(404);
     expect(readdirSync(join(server.dataDir, 'jobs'))).not.toContain(job.id);
+  });
+});
+
+describe('DPO through training_method', () => {
+  it('maps Together’s DPO settings onto the domain’s method and echoes them through both dialects', async () => {
+    const { location, fileId } = await requestUpload();
+    const pair = (i: number) =>
+      JSON.stringify({
+        input: { messages: [{ role: 'user', content: `q${i}` }] },
+        preferred_output: [{ role: 'assistant', content: `yes ${i}` }],
+        non_preferred_output: [{ role: 'assistant', content: `no ${i}` }],
+      });
+    expect((await put(location, [0, 1, 2].map(pair).join('\n'))).status).toBe(200);
+    const create = (training_method: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+      server.request('POST', `${T}/fine-tunes`, {
+        json: { model: MODEL, training_file: fileId, training_method, ...extra },
+      });
+    const cases: [Record<string, unknown>, Record<string, unknown>, Record<string, unknown>][] = [
+      [
+        { method: 'dpo', dpo_beta: 0.2, rpo_alpha: 0.5 },
+        { beta: 0.2, loss_type: 'sigmoid', rpo_alpha: 0.5 },
+        { dpo_beta: 0.2, rpo_alpha: 0.5, simpo_gamma: 0, dpo_normalize_logratios_by_length: false },
+      ],
+      [
+        { method: 'dpo', dpo_normalize_logratios_by_length: true, dpo_reference_free: true },
+        { beta: 0.1, loss_type: 'sigmoid_norm', reference_free: true },
+        { dpo_normalize_logratios_by_length: true, dpo_reference_free: true, rpo_alpha: 0 },
+      ],
+      [
+        { method: 'dpo', simpo_gamma: 1, dpo_beta: 1.5 },
+        { beta: 1.5, loss_type: 'simpo', simpo_gamma: 1 },
+        { simpo_gamma: 1, dpo_normalize_logratios_by_length: true, dpo_reference_free: true },
+      ],
+    ];
+    for (const [method, domain, echoed] of cases) {
+      const created = await create(method, {
+        batch_size: 'max',
+        n_epochs: 2,
+        learning_rate: 1e-4,
+        packing: true,
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(200);
+      const job = created.body as { id: string; batch_size: unknown; training_method: unknown };
+      expect(job.batch_size).toBe(16); // the model's DPO cap
+      expect(job.training_method).toMatchObject({ method: 'dpo', ...echoed });
+      const viaOpenAI = (await server.request('GET', `/v1/fine_tuning/jobs/${job.id}`)).body as {
+        method: { type: string; dpo: { hyperparameters: Record<string, unknown> } };
+      };
+      expect(viaOpenAI.method.type).toBe('dpo');
+      expect(viaOpenAI.method.dpo.hyperparameters).toEqual({
+        ...domain,
+        batch_size: 16,
+        n_epochs: 2,
+        learning_rate: 1e-4,
+        learning_rate_multiplier: 'auto',
+      });
+      expect((await server.request('GET', `${T}/fine-tunes/${job.id}`)).body).toMatchObject({
+        training_method: { method: 'dpo', ...echoed },
+      });
+      expect((await server.request('POST', `${T}/fine-tunes/${job.id}/cancel`)).status).toBe(200);
+    }
   });
 });
 

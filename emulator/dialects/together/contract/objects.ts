@@ -162,14 +162,33 @@ export const TogetherTrainingMethodSchema = z
     }),
     z.strictObject({
       method: z.literal('dpo'),
-      dpo_beta: finiteNumber.optional(),
-      dpo_normalize_logratios_by_length: z.boolean().optional(),
-      dpo_reference_free: z.boolean().optional(),
-      rpo_alpha: finiteNumber.optional(),
-      simpo_gamma: finiteNumber.optional(),
+      dpo_beta: finiteNumber
+        .gt(0, 'dpo_beta should be greater than 0')
+        .max(
+          2,
+          'dpo_beta above 2 is not supported by the tunekit emulator (its range is (0, 2], as OpenAI’s)',
+        )
+        .optional()
+        .describe('The DPO beta, in (0, 2] (default 0.1).'),
+      dpo_normalize_logratios_by_length: z
+        .boolean()
+        .optional()
+        .describe('Length-normalised log-ratios (TRL’s `sigmoid_norm`).'),
+      dpo_reference_free: z.boolean().optional().describe('Reference log-probs taken as 0.'),
+      rpo_alpha: finiteNumber
+        .min(0, 'rpo_alpha should be non-negative')
+        .optional()
+        .describe('Weight of the NLL of the preferred answer (RPO); 0 = none.'),
+      simpo_gamma: finiteNumber
+        .min(0, 'simpo_gamma should be non-negative')
+        .optional()
+        .describe('SimPO’s target margin; > 0 makes the job SimPO (reference-free, length-normalised).'),
     }),
   ])
-  .meta({ id: 'TogetherTrainingMethod', description: 'Supervised fine-tuning or DPO.' });
+  .meta({
+    id: 'TogetherTrainingMethod',
+    description: 'Supervised fine-tuning or DPO (docs/preference.md maps DPO onto TRL’s losses).',
+  });
 
 export const TogetherFineTuneCreateSchema = z
   .strictObject({

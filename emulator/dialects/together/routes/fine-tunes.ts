@@ -5,11 +5,16 @@
  */
 
 import type { z } from 'zod';
-import type { JobCreateParams, SupervisedHyperparametersSchema } from '../../../contract/jobs';
-import { TERMINAL_JOB_STATUSES } from '../../../contract/jobs';
+import type {
+  FineTuningMethod,
+  JobCreateParams,
+  SupervisedHyperparametersSchema,
+} from '../../../contract/jobs';
+import { PREFERENCE_METRICS, TERMINAL_JOB_STATUSES } from '../../../contract/jobs';
 import { badRequest, notFound } from '../../../http/errors';
 import type { JobRecord } from '../../../store';
 import { LORA_TARGETS_ALL } from '../../../worker/hyperparameters';
+import { togetherDpoToMethod } from '../../../worker/preference-method';
 import type { TogetherFineTuneCreate } from '../contract/objects';
 import type { TogetherRouteContext, TogetherRouteHandler, TogetherServices } from './context';
 import { modelLimits } from './models';
@@ -54,19 +59,19 @@ function refuseUnsupported(body: TogetherFineTuneCreate): void {
   if ((body.gradient_accumulation_steps ?? 0) > 1) {
     unsupported('gradient_accumulation_steps', 'Gradient accumulation over several batches');
   }
+  if (body.training_method?.method === 'dpo' && body.train_on_inputs !== undefined) {
+    throw badRequest(
+      'train_on_inputs is only supported for SFT training (training_method.method "sft").',
+      'train_on_inputs',
+      'invalid_value',
+    );
+  }
   const trainOnInputs =
     body.training_method?.method === 'sft' ? body.training_method.train_on_inputs : undefined;
   if (trainOnInputs === true || body.train_on_inputs === true) {
     unsupported(
       trainOnInputs === true ? 'training_method.train_on_inputs' : 'train_on_inputs',
       'Training on the prompt tokens (train_on_inputs: true; the emulator trains on completions only, as "auto" does)',
-    );
-  }
-  if (body.training_method?.method === 'dpo') {
-    throw badRequest(
-      "training_method.method 'dpo' is not supported by the tunekit emulator yet; use 'sft'.",
-      'training_method.method',
-      'unsupported_method',
     );
   }
   const args = body.lr_scheduler?.lr_scheduler_args;
@@ -163,6 +168,51 @@ function trainingType(body: TogetherFineTuneCreate): JobCreateParams['training_t
   };
 }
 
+/**
+ * `batch_size`: a number within the model's limits for the method (DPO pairs have their own, smaller cap), or
+ * `"max"`, that cap. Absent: the domain's default.
+ */
+function resolveBatchSize(
+  services: TogetherServices,
+  caller: Caller,
+  model: string,
+  body: TogetherFineTuneCreate,
+): number | undefined {
+  if (body.batch_size === undefined) return undefined;
+  const limits = modelLimits(services, caller.projectId, model);
+  if (!limits)
+    throw badRequest(`Model ${model} is not available for fine-tuning.`, 'model', 'model_not_available');
+  const range = limits.lora_training;
+  const dpo = body.training_method?.method === 'dpo';
+  const max = dpo ? range.max_batch_size_dpo : range.max_batch_size;
+  if (body.batch_size === 'max') return max;
+  if (body.batch_size > max || body.batch_size < range.min_batch_size) {
+    const [bound, limit] =
+      body.batch_size > max
+        ? ['higher', `maximum allowed value of ${max}`]
+        : ['lower', `minimum allowed value of ${range.min_batch_size}`];
+    throw badRequest(
+      `Requested batch size of ${body.batch_size} is ${bound} than the ${limit}${dpo ? ' for DPO' : ''}.`,
+      'batch_size',
+      'invalid_value',
+    );
+  }
+  return body.batch_size;
+}
+
+/**
+ * The domain's method: SFT, or Together's DPO through togetherDpoToMethod (docs/preference.md), with the job's
+ * common hyperparameters. Preference pairs are never packed, so `packing` (Together's default, true) does not
+ * apply to DPO and is left out.
+ */
+function trainingMethod(body: TogetherFineTuneCreate, hyperparameters: Hyperparameters): FineTuningMethod {
+  const method = body.training_method;
+  if (method?.method !== 'dpo') return { type: 'supervised', supervised: { hyperparameters } };
+  const { packing: _packing, ...common } = hyperparameters;
+  const dpo = togetherDpoToMethod(method).dpo?.hyperparameters;
+  return { type: 'dpo', dpo: { hyperparameters: { ...dpo, ...common } } };
+}
+
 export const togetherCreateFineTune: TogetherRouteHandler<'togetherCreateFineTune'> = ({
   caller,
   body,
@@ -192,15 +242,7 @@ export const togetherCreateFineTune: TogetherRouteHandler<'togetherCreateFineTun
   const model = body.from_checkpoint
     ? checkpointModel(services, caller, body.from_checkpoint)
     : (body.model as string);
-  let batchSize: number | undefined;
-  if (body.batch_size === 'max') {
-    const limits = modelLimits(services, caller.projectId, model);
-    if (!limits)
-      throw badRequest(`Model ${model} is not available for fine-tuning.`, 'model', 'model_not_available');
-    batchSize = limits.lora_training.max_batch_size;
-  } else {
-    batchSize = body.batch_size;
-  }
+  const batchSize = resolveBatchSize(services, caller, model, body);
   const hyperparameters: Hyperparameters = {};
   if (body.n_epochs !== undefined) hyperparameters.n_epochs = body.n_epochs;
   if (batchSize !== undefined) hyperparameters.batch_size = batchSize;
@@ -217,7 +259,7 @@ export const togetherCreateFineTune: TogetherRouteHandler<'togetherCreateFineTun
     ...(body.validation_file ? { validation_file: body.validation_file } : {}),
     ...(body.suffix ? { suffix: body.suffix } : {}),
     ...(body.random_seed != null ? { seed: body.random_seed } : {}),
-    method: { type: 'supervised', supervised: { hyperparameters } },
+    method: trainingMethod(body, hyperparameters),
     training_type: trainingType(body),
     ...(body.n_checkpoints !== undefined ? { n_checkpoints: body.n_checkpoints } : {}),
   };
@@ -330,6 +372,14 @@ export const togetherListMetrics: TogetherRouteHandler<'togetherListMetrics'> = 
       row['train/mean_token_accuracy'] = d.train_mean_token_accuracy;
     if (d.valid_loss !== undefined) row['eval/loss'] = d.valid_loss;
     if (d.full_valid_loss !== undefined) row['eval/full_loss'] = d.full_valid_loss;
+    for (const name of PREFERENCE_METRICS) {
+      const train = d[name];
+      const valid = d[`valid_${name}`];
+      const full = d[`full_valid_${name}`];
+      if (train !== undefined) row[`train/${name}`] = train;
+      if (valid !== undefined) row[`eval/${name}`] = valid;
+      if (full !== undefined) row[`eval/full_${name}`] = full;
+    }
     row['train/total_steps'] = d.total_steps as number;
     row.logged_at = event.created_at;
     metrics.push(row);

@@ -63,6 +63,26 @@ function trainingType(job: FineTuningJob): TogetherFineTune['training_type'] {
   };
 }
 
+/**
+ * The job's method as Together's `training_method` (the inverse of togetherDpoToMethod, so a DPO job made through
+ * either dialect reads the same here): SimPO → `simpo_gamma` (with its forced length normalisation and no
+ * reference), `sigmoid_norm` → `dpo_normalize_logratios_by_length`, `reference_free`, `rpo_alpha`.
+ */
+function togetherTrainingMethod(job: FineTuningJob): TogetherFineTune['training_method'] {
+  if (job.method?.type !== 'dpo') return { method: 'sft', train_on_inputs: false };
+  const h = job.method.dpo?.hyperparameters ?? {};
+  const types = h.loss_type === undefined ? [] : Array.isArray(h.loss_type) ? h.loss_type : [h.loss_type];
+  const simpo = types[0] === 'simpo';
+  return {
+    method: 'dpo',
+    dpo_beta: typeof h.beta === 'number' ? h.beta : 0.1,
+    dpo_normalize_logratios_by_length: simpo || types[0] === 'sigmoid_norm',
+    dpo_reference_free: simpo || h.reference_free === true,
+    rpo_alpha: h.rpo_alpha ?? 0,
+    simpo_gamma: simpo ? (h.simpo_gamma ?? 0.5) : 0,
+  };
+}
+
 function numberOr<T>(value: unknown, fallback: T): number | T {
   return typeof value === 'number' ? value : fallback;
 }
@@ -91,10 +111,7 @@ export function toTogetherJob(store: Store, record: JobRecord): TogetherFineTune
     training_file: job.training_file,
     n_evals: numberOr(asked.n_evals, 0),
     random_seed: job.seed,
-    training_method:
-      job.method?.type === 'dpo'
-        ? { method: 'dpo', ...(typeof h.beta === 'number' ? { dpo_beta: h.beta } : {}) }
-        : { method: 'sft', train_on_inputs: false },
+    training_method: togetherTrainingMethod(job),
     training_type: trainingType(job),
     train_on_inputs: false,
     total_price: 0,

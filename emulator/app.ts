@@ -111,7 +111,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   app.addHook('preClose', async () => shutdown.abort());
   if (ownInference) app.addHook('onClose', () => ownInference.close());
-  installErrorHandlers(app);
+  installErrorHandlers(app, services.store.paths.root);
   installBodyParsers(app);
   await app.register(multipart, {
     limits: { fileSize: services.maxUploadBytes, files: 1, fields: 16, parts: 32, fieldSize: 64 * 1024 },

@@ -143,6 +143,7 @@ const ERROR_DESCRIPTIONS = {
   415: 'The body is not in a media type this route reads (JSON, or multipart/form-data for uploads).',
   431: 'The request headers are larger than the HTTP parser accepts.',
   500: 'The server failed while processing the request (e.g. its inference process died); retrying may succeed.',
+  507: "The disk of the emulator's data folder is full (`insufficient_storage`, the message names the folder).",
 } as const;
 
 /** Errors any request can meet before its route runs: a malformed body, URL or header, too large a body, a body in
@@ -180,7 +181,7 @@ export const routes = [
     auth: true,
     headers: IdempotencyHeadersSchema,
     body: { kind: 'multipart', schema: FileCreateParamsSchema, fileFields: ['file'] },
-    responses: { 200: json(FileObjectSchema, 'The uploaded file.'), ...errors(400, 401, 413, 415) },
+    responses: { 200: json(FileObjectSchema, 'The uploaded file.'), ...errors(400, 401, 413, 415, 507) },
     sdkMethod: 'files.create',
   }),
   defineRoute({
@@ -244,7 +245,7 @@ export const routes = [
     auth: true,
     headers: IdempotencyHeadersSchema,
     body: { kind: 'json', schema: JobCreateParamsSchema, required: true },
-    responses: { 200: json(FineTuningJobSchema, 'The new job.'), ...errors(400, 401, 415) },
+    responses: { 200: json(FineTuningJobSchema, 'The new job.'), ...errors(400, 401, 415, 507) },
     sdkMethod: 'fineTuning.jobs.create',
   }),
   defineRoute({

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { type ErrorBody, errorBodyFromZod } from '../contract/common';
-import { EmulatorError } from '../store/errors';
+import { EmulatorError, insufficientStorage, isOutOfSpace } from '../store/errors';
 
 /** 400 for a request that is well-formed but asks for something invalid. */
 export function badRequest(
@@ -28,7 +28,7 @@ export function notFound(noun: string, id: string, param: string | null = 'id'):
  * Deterministic errors sent with a status the SDKs retry (408, 409, 429, 5xx) carry `x-should-retry: false`
  * so a client does not repeat a request that can only fail the same way (reference §8.9).
  */
-const RETRIED_STATUSES = new Set([408, 409, 429]);
+const RETRIED_STATUSES = new Set([408, 409, 429, 507]);
 
 export function sendError(reply: FastifyReply, status: number, body: ErrorBody): FastifyReply {
   if (RETRIED_STATUSES.has(status)) reply.header('x-should-retry', 'false');
@@ -203,11 +203,18 @@ export function clientErrorHandler(nextRequestId: () => string) {
   };
 }
 
-/** Installs the error and not-found handlers: every failure leaves in the OpenAI error shape. */
-export function installErrorHandlers(app: FastifyInstance): void {
+/**
+ * Installs the error and not-found handlers: every failure leaves in the OpenAI error shape. A write that found the
+ * disk of `dataDir` full (a file, a blob, SQLite) is a 507 `insufficient_storage` naming that folder.
+ */
+export function installErrorHandlers(app: FastifyInstance, dataDir: string): void {
   app.setErrorHandler((error: FastifyError | EmulatorError | z.ZodError | Error, request, reply) => {
     if (error instanceof EmulatorError) return sendError(reply, error.status, error.toBody());
     if (error instanceof z.ZodError) return sendError(reply, 400, errorBodyFromZod(error));
+    if (isOutOfSpace(error)) {
+      request.log.error({ err: error }, 'disk full');
+      return sendError(reply, 507, insufficientStorage(dataDir).toBody());
+    }
     const [status, body] = frameworkErrorBody(error as FastifyError, request);
     if (status >= 500) request.log.error({ err: error }, 'unhandled error');
     return sendError(reply, status, body);

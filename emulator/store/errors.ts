@@ -23,3 +23,26 @@ export class EmulatorError extends Error {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
 }
+
+/** A full disk (or quota) as the engine (strerror), Node (errno code) and SQLite word it. */
+export function isOutOfSpace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+  const message = error instanceof Error ? error.message : String(error);
+  return /no space left on device|ENOSPC|disk quota exceeded|EDQUOT|SQLITE_FULL|database or disk is full/i.test(
+    message,
+  );
+}
+
+/**
+ * The 507 for a write that found the data folder's disk full: `insufficient_storage`, naming the folder (what the
+ * user has to clean up). Sent with `x-should-retry: false`: retrying at once would fail the same way.
+ */
+export function insufficientStorage(dataDir: string, param: string | null = null): EmulatorError {
+  return new EmulatorError(
+    507,
+    `The data folder ${dataDir} is out of disk space; free some space there, then retry.`,
+    param,
+    'insufficient_storage',
+  );
+}

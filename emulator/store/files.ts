@@ -5,7 +5,7 @@ import type Database from 'better-sqlite3';
 import { newId } from '../contract/common';
 import type { FileObject, FilePurpose } from '../contract/files';
 import { commitTmp, streamToTmp, TooLargeError, tmpPath } from './blobs';
-import { EmulatorError } from './errors';
+import { EmulatorError, insufficientStorage, isOutOfSpace } from './errors';
 import type { DataPaths, FileListQuery, FileRepo, FileUpload, PageWithIds } from './index';
 import { nowSeconds, pageWithIds, prepared } from './paging';
 
@@ -52,6 +52,7 @@ export class SqliteFileRepo implements FileRepo {
       if (error instanceof TooLargeError) {
         throw new EmulatorError(413, error.message, 'file', 'file_too_large');
       }
+      if (isOutOfSpace(error)) throw insufficientStorage(this.paths.root, 'file');
       throw error;
     }
     try {
@@ -64,6 +65,7 @@ export class SqliteFileRepo implements FileRepo {
       });
     } catch (error) {
       fs.rmSync(tmp, { force: true });
+      if (isOutOfSpace(error)) throw insufficientStorage(this.paths.root, 'file');
       throw error;
     }
   }

@@ -21,7 +21,7 @@ import type { Model } from '../contract/models';
 /** The `metrics` of a checkpoint (all optional numbers). */
 export type CheckpointMetrics = FineTuningJobCheckpoint['metrics'];
 
-export { EmulatorError } from './errors';
+export { EmulatorError, insufficientStorage, isOutOfSpace } from './errors';
 export { organizationIdForKey, projectIdForKey } from './projects';
 export { dataPaths, openStore } from './sqlite-store';
 

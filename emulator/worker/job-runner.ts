@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { randomAlphanumeric } from '../contract/common';
 import type { FineTuningJob } from '../contract/jobs';
 import { desirableFile, type PreparedDataset } from '../data';
-import type { JobRecord, NewEvent, Store } from '../store';
+import { isOutOfSpace, type JobRecord, type NewEvent, type Store } from '../store';
 import { copyDirAtomic } from '../store/blobs';
 import { metricsCsv, metricsEvent, TEXT } from './events';
 import {
@@ -102,13 +102,6 @@ function fail(
   });
 }
 
-/** A full disk (or quota) as the engine (strerror), Node (errno code) and SQLite word it. */
-export function isOutOfSpace(message: string): boolean {
-  return /no space left on device|ENOSPC|disk quota exceeded|EDQUOT|SQLITE_FULL|database or disk is full/i.test(
-    message,
-  );
-}
-
 /**
  * Fails a running training: `insufficient_storage` naming the data folder when a write found the disk full, else
  * `code`. The job's engine files go first (a failed job never resumes; on a full disk that space is what the
@@ -119,7 +112,13 @@ function failTraining(store: Store, jobId: string, code: string, message: string
   const files = jobFiles(store, jobId);
   try {
     if (store.jobs.record(jobId)?.job.status !== 'running') return; // paused or cancelled meanwhile
-    for (const dir of [files.checkpoints, files.output]) fs.rmSync(dir, { recursive: true, force: true });
+    for (const dir of [files.checkpoints, files.output]) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // Left behind (e.g. a mount point): the failure is still recorded.
+      }
+    }
     if (isOutOfSpace(message)) {
       fail(
         store,

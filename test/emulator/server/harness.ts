@@ -45,9 +45,10 @@ export async function startTestServer(
     maxUploadBytes?: number;
     heartbeatMs?: number;
     uploadUrlTtlMs?: number;
+    dataDir?: string;
   } = {},
 ): Promise<TestServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tunekit-server-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'tunekit-server-'));
   const store = openStore(dataDir);
   const models = new ModelRegistry({ store, builtinDir: builtinModelDir() });
   const app = await buildApp({

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmulatorError, openStore } from '../../../emulator/store';
 import { ModelRegistry } from '../../../emulator/worker/models';
 import { Scheduler } from '../../../emulator/worker/scheduler';
+import { exitsWithin } from './crash-scenarios';
 import {
   chatJsonl,
   finalAdapterBytes,
@@ -61,23 +62,6 @@ function childrenOf(pid: number): number[] {
       .filter((n) => n > 0);
   } catch {
     return [];
-  }
-}
-
-/** True when `pid` is gone or a zombie (a container's init may not reap it), polling until `ms` have passed. */
-async function exitsWithin(pid: number, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    let state: string | undefined;
-    try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-    } catch {
-      return true;
-    }
-    if (state === 'Z') return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 

@@ -9,7 +9,7 @@ import { installErrorHandlers } from '../../../emulator/http/errors';
 
 async function appServing(dir: string | null): Promise<FastifyInstance> {
   const app = Fastify();
-  installErrorHandlers(app);
+  installErrorHandlers(app, tmpdir());
   await registerDashboard(app, dir);
   return app;
 }

@@ -104,7 +104,9 @@ export function recoveryViolations(store: Store, jobId: string, reference: Refer
     .map(Number);
   if (listed.join() !== LISTED.join()) found.push(`checkpoint events at steps [${listed}]`);
   const checkpoints = store.checkpoints.list(PROJECT, jobId, { limit: 100 }).data.map((c) => c.step_number);
-  if (checkpoints.join() !== [STEPS, ...LISTED].reverse().join()) found.push(`checkpoints [${checkpoints}]`);
+  // Newest first, as the API lists them.
+  if (checkpoints.join() !== [STEPS, ...LISTED.toReversed()].join())
+    found.push(`checkpoints [${checkpoints}]`);
   const adapters = adaptersByStep(store, jobId);
   for (const [step, bytes] of reference) {
     const got = adapters.get(step);
@@ -349,15 +351,22 @@ export async function damagedCheckpoint(reference: Reference, damage: 'corrupt' 
   if (found.length > 0) throw new Lost(found);
 }
 
-/** A multipart body that streams `bytes` of JSONL-looking text, then closes it (or never ends: bytes Infinity). */
-function multipartBody(boundary: string, bytes: number): ReadableStream<Uint8Array> {
+/**
+ * A multipart body that streams `bytes` of JSONL-looking text, then closes it (or never ends: bytes Infinity).
+ * Each chunk waits for a turn of the event loop: once its connection is gone, fetch keeps pulling the body in
+ * microtasks alone, which would starve the loop (nothing else runs, not even the abort) and fill the heap.
+ */
+function multipartBody(boundary: string, bytes: number, signal?: AbortSignal): ReadableStream<Uint8Array> {
   const line = Buffer.from(`${JSON.stringify({ messages: [{ role: 'user', content: 'x'.repeat(200) }] })}\n`);
   const chunk = Buffer.concat(Array.from({ length: Math.ceil(65536 / line.length) }, () => line));
   let sent = 0;
   let stage = 0;
   return new ReadableStream({
-    pull(controller) {
-      if (stage === 0) {
+    async pull(controller) {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal?.aborted) {
+        controller.error(signal.reason);
+      } else if (stage === 0) {
         stage = 1;
         controller.enqueue(
           Buffer.from(
@@ -378,7 +387,7 @@ function multipartBody(boundary: string, bytes: number): ReadableStream<Uint8Arr
 }
 
 /** POSTs a streamed multipart upload of `bytes`; resolves with the answer (or the transport error). */
-export async function streamUpload(baseURL: string, bytes: number) {
+export async function streamUpload(baseURL: string, bytes: number, signal?: AbortSignal) {
   const boundary = `tunekit${Date.now()}`;
   try {
     const response = await fetch(`${baseURL}/files`, {
@@ -387,8 +396,9 @@ export async function streamUpload(baseURL: string, bytes: number) {
         authorization: 'Bearer crash-key',
         'content-type': `multipart/form-data; boundary=${boundary}`,
       },
-      body: multipartBody(boundary, bytes),
+      body: multipartBody(boundary, bytes, signal),
       duplex: 'half',
+      signal,
     } as RequestInit);
     return { status: response.status, headers: response.headers, body: await response.json() };
   } catch (error) {
@@ -412,7 +422,8 @@ export async function killDuringUpload() {
   try {
     const complete = await streamUpload(emulator.url, 256 * 1024);
     if (complete.status !== 200) throw new Error(`the first upload answered ${JSON.stringify(complete)}`);
-    const pending = streamUpload(emulator.url, Number.POSITIVE_INFINITY);
+    const abort = new AbortController();
+    const pending = streamUpload(emulator.url, Number.POSITIVE_INFINITY, abort.signal);
     const partSize = () =>
       fs.readdirSync(path.join(dir, 'tmp')).reduce((n, name) => {
         try {
@@ -426,6 +437,7 @@ export async function killDuringUpload() {
     for (const pid of childPids(emulator.child.pid as number)) killIfAlive(pid);
     emulator.child.kill('SIGKILL');
     await emulator.exited;
+    abort.abort();
     await pending;
 
     emulator = await spawnEmulator(['--data-dir', dir]);

@@ -22,6 +22,7 @@ import type {
 } from './internal/request-options';
 import { sleep } from './internal/sleep';
 import { idempotencyKey } from './internal/uuid';
+import { PROVIDER_DEFAULTS, type Provider, resolveProvider } from './providers';
 import { Adapters } from './resources/adapters';
 import { Chat } from './resources/chat/chat';
 import { Files } from './resources/files';
@@ -29,7 +30,7 @@ import { FineTuning } from './resources/fine-tuning/fine-tuning';
 import { Models } from './resources/models';
 import { VERSION } from './version';
 
-export const DEFAULT_BASE_URL = 'http://127.0.0.1:4100/v1';
+export const DEFAULT_BASE_URL = PROVIDER_DEFAULTS.emulator.baseURL;
 export const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
 export const DEFAULT_MAX_RETRIES = 2;
 const RETRY_COUNT_HEADER = 'x-tunekit-retry-count';
@@ -37,9 +38,21 @@ const RETRY_COUNT_HEADER = 'x-tunekit-retry-count';
 type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 export interface ClientOptions {
-  /** API key sent as `Authorization: Bearer`. Defaults to `process.env.TUNEKIT_API_KEY`. */
+  /**
+   * The API spoken: `emulator` (default), `openai` or `together`. Defaults to `process.env.TUNEKIT_PROVIDER`.
+   * The same calls map onto each provider's wire format (docs/sdk.md); what a provider lacks throws
+   * UnsupportedFeatureError before any request.
+   */
+  provider?: Provider | undefined;
+  /**
+   * API key sent as `Authorization: Bearer`. Defaults to the provider's usual variable: `TUNEKIT_API_KEY`,
+   * `OPENAI_API_KEY` or `TOGETHER_API_KEY`.
+   */
   apiKey?: string | undefined;
-  /** Defaults to `process.env.TUNEKIT_BASE_URL`, else `http://127.0.0.1:4100/v1` (the emulator). */
+  /**
+   * Defaults to `TUNEKIT_BASE_URL` / `OPENAI_BASE_URL` / `TOGETHER_BASE_URL`, else the provider's:
+   * `http://127.0.0.1:4100/v1` (the emulator), `https://api.openai.com/v1`, `https://api.together.ai/v1`.
+   */
   baseURL?: string | null | undefined;
   /** Milliseconds to wait for response headers, per attempt. Default 10 minutes. */
   timeout?: number;
@@ -72,6 +85,7 @@ export interface ClientOptions {
  * const job = await client.fineTuning.jobs.create({ model: 'tiny-llama', training_file: 'file-abc' });
  */
 export class Tunekit {
+  readonly provider: Provider;
   readonly apiKey: string;
   readonly baseURL: string;
   readonly timeout: number;
@@ -88,22 +102,28 @@ export class Tunekit {
   chat: Chat = new Chat(this);
 
   constructor({
-    apiKey = readEnv('TUNEKIT_API_KEY'),
-    baseURL = readEnv('TUNEKIT_BASE_URL'),
+    provider: providerOption,
+    apiKey: apiKeyOption,
+    baseURL: baseURLOption,
     ...options
   }: ClientOptions = {}) {
+    const provider = resolveProvider(providerOption);
+    const defaults = PROVIDER_DEFAULTS[provider];
+    const apiKey = apiKeyOption ?? readEnv(defaults.keyEnv);
+    const baseURL = baseURLOption === undefined ? readEnv(defaults.baseURLEnv) : baseURLOption;
     if (apiKey === undefined || apiKey === '') {
       throw new TunekitError(
-        "The TUNEKIT_API_KEY environment variable is missing or empty; either provide it, or instantiate the Tunekit client with an apiKey option, like new Tunekit({ apiKey: 'My API Key' }).",
+        `The ${defaults.keyEnv} environment variable is missing or empty; either provide it, or instantiate the Tunekit client with an apiKey option, like new Tunekit({ apiKey: 'My API Key' }).`,
       );
     }
+    this.provider = provider;
     this.apiKey = apiKey;
-    this.baseURL = baseURL || DEFAULT_BASE_URL;
+    this.baseURL = baseURL || defaults.baseURL;
     this.timeout = options.timeout ?? DEFAULT_TIMEOUT_MS;
     this.maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.organization = options.organization ?? null;
     this.project = options.project ?? null;
-    this.#options = { ...options, apiKey, baseURL: this.baseURL };
+    this.#options = { ...options, provider, apiKey, baseURL: this.baseURL };
     if (!Number.isInteger(this.maxRetries) || this.maxRetries < 0) {
       throw new TunekitError(`maxRetries must be a non-negative integer, got ${options.maxRetries}`);
     }
@@ -127,6 +147,10 @@ export class Tunekit {
 
   delete<Rsp>(path: string, opts?: RequestOptions & Partial<FinalRequestOptions>): APIPromise<Rsp> {
     return this.methodRequest('delete', path, opts);
+  }
+
+  put<Rsp>(path: string, opts?: RequestOptions & Partial<FinalRequestOptions>): APIPromise<Rsp> {
+    return this.methodRequest('put', path, opts);
   }
 
   private methodRequest<Rsp>(
@@ -173,7 +197,11 @@ export class Tunekit {
   private async makeRequest(optionsInput: PromiseOrValue<FinalRequestOptions>): Promise<APIResponseProps> {
     const options = await optionsInput;
     const maxRetries = options.maxRetries ?? this.maxRetries;
-    const key = options.method === 'get' ? undefined : (options.idempotencyKey ?? idempotencyKey());
+    // Together's API takes no idempotency key (reference: together-wire.md).
+    const key =
+      options.method === 'get' || this.provider === 'together'
+        ? undefined
+        : (options.idempotencyKey ?? idempotencyKey());
     const oneShotBody = isStreamBody(options.body);
 
     for (let attempt = 0; ; attempt++) {
@@ -192,7 +220,9 @@ export class Tunekit {
         }
         throw err;
       }
-      if (response.ok) return { response, options, controller };
+      if (response.ok || (options.manualRedirect && response.status >= 300 && response.status < 400)) {
+        return { response, options, controller };
+      }
 
       if (canRetry && shouldRetry(response)) {
         // Not awaited: a cancel can wait on the peer, and the body is of no further use.
@@ -248,6 +278,7 @@ export class Tunekit {
       // unread branch keeps every chunk: a 1 GB upload would sit in memory (nodejs/undici#4058).
       // Uploads therefore refuse redirects and opt out of the clone.
       ...(streaming ? { redirect: 'error' as const, window: null } : {}),
+      ...(options.manualRedirect ? { redirect: 'manual' as const } : {}),
       dispatcher: this.#options.dispatcher ?? this.defaultDispatcher(),
       ...this.#options.fetchOptions,
       ...options.fetchOptions,

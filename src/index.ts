@@ -23,6 +23,7 @@ export {
   RateLimitError,
   TunekitError,
   UnprocessableEntityError,
+  UnsupportedFeatureError,
 } from './core/errors';
 export {
   AbstractPage,
@@ -35,6 +36,8 @@ export {
 export { Stream } from './core/streaming';
 export { type FileLike, toFile, type Uploadable } from './core/uploads';
 export type { RequestOptions } from './internal/request-options';
+export { PROVIDER_DEFAULTS, PROVIDERS, type Provider } from './providers';
+export type { TogetherJobOptions } from './providers/together';
 export type * from './resources/adapters';
 export type * from './resources/chat/completions';
 export type * from './resources/files';

@@ -136,3 +136,20 @@ export function isAbortError(err: unknown): boolean {
       ('message' in err && String(err.message).includes('FetchRequestCanceledException')))
   );
 }
+
+/**
+ * A call the chosen provider has no equivalent for (e.g. adapter downloads on OpenAI, pausing a job on
+ * Together). Thrown before any request is sent.
+ */
+export class UnsupportedFeatureError extends TunekitError {
+  constructor(
+    /** The client's provider. */
+    readonly provider: string,
+    /** The call or option, e.g. `fineTuning.jobs.pause` or `method.kto`. */
+    readonly feature: string,
+    detail?: string,
+  ) {
+    super(`${feature} is not supported by the ${provider} provider${detail ? `: ${detail}` : ''}.`);
+    this.name = 'UnsupportedFeatureError';
+  }
+}

@@ -32,6 +32,8 @@ export interface FinalRequestOptions extends RequestOptions {
   stream?: boolean;
   /** Resolve with the raw Response instead of parsing it. */
   binaryResponse?: boolean;
+  /** Do not follow redirects: a 3xx resolves (with `binaryResponse`, as the raw Response). */
+  manualRedirect?: boolean;
 }
 
 /** What a finished request hands to the parser. */

@@ -10,6 +10,8 @@ import { APIResource } from '../core/resource';
 import { headersObject } from '../internal/headers';
 import { path } from '../internal/path';
 import type { RequestOptions } from '../internal/request-options';
+import { requireProvider } from '../providers';
+import { tarStream, togetherDownload } from '../providers/together';
 
 export class Adapters extends APIResource {
   /**
@@ -18,6 +20,7 @@ export class Adapters extends APIResource {
    * for await (const adapter of client.adapters.list({ fine_tuning_job_id: 'ftjob-abc' })) console.log(adapter.id);
    */
   list(query: AdapterListParams = {}, options?: RequestOptions): PagePromise<AdaptersPage, Adapter> {
+    requireProvider(this._client.provider, ['emulator'], 'adapters.list');
     return this._client.getAPIList('/adapters', CursorPage<Adapter>, { query, ...options });
   }
 
@@ -27,6 +30,7 @@ export class Adapters extends APIResource {
    * const adapter = await client.adapters.retrieve('adapter-abc');
    */
   retrieve(adapterId: string, options?: RequestOptions): APIPromise<Adapter> {
+    requireProvider(this._client.provider, ['emulator'], 'adapters.retrieve');
     return this._client.get(path`/adapters/${adapterId}`, options);
   }
 
@@ -36,6 +40,7 @@ export class Adapters extends APIResource {
    * await client.adapters.delete('adapter-abc');
    */
   delete(adapterId: string, options?: RequestOptions): APIPromise<AdapterDeleted> {
+    requireProvider(this._client.provider, ['emulator'], 'adapters.delete');
     return this._client.delete(path`/adapters/${adapterId}`, options);
   }
 
@@ -50,6 +55,14 @@ export class Adapters extends APIResource {
     query: AdapterContentParams = {},
     options?: RequestOptions,
   ): APIPromise<Response> {
+    requireProvider(
+      this._client.provider,
+      ['emulator', 'together'],
+      'adapters.content',
+      'OpenAI serves no weights',
+    );
+    if (this._client.provider === 'together')
+      return togetherDownload(this._client, adapterId, query, options);
     return this._client.get(path`/adapters/${adapterId}/content`, {
       query,
       ...options,
@@ -71,14 +84,21 @@ export class Adapters extends APIResource {
     query: AdapterContentParams = {},
     options?: RequestOptions,
   ): Promise<string[]> {
+    requireProvider(
+      this._client.provider,
+      ['emulator', 'together'],
+      'adapters.download',
+      'OpenAI serves no weights',
+    );
     const response = await this.content(adapterId, query, options);
     if (!response.body) throw new TunekitError(`Adapter ${adapterId} content came back without a body`);
+    const body = await tarStream(Readable.fromWeb(response.body as never), adapterId);
     const root = nodePath.resolve(dir);
     await fs.mkdir(root, { recursive: true });
     const files: string[] = [];
     const outside: string[] = [];
     await pipeline(
-      Readable.fromWeb(response.body as never),
+      body,
       tar.x({
         cwd: root,
         strict: true,

@@ -1,10 +1,12 @@
 import type { APIPromise } from '../core/api-promise';
+import { UnsupportedFeatureError } from '../core/errors';
 import { CursorPage, type CursorPageParams, type PagePromise } from '../core/pagination';
 import { APIResource } from '../core/resource';
 import { multipartFormRequestOptions, type Uploadable } from '../core/uploads';
 import { headersObject } from '../internal/headers';
 import { path } from '../internal/path';
 import type { RequestOptions } from '../internal/request-options';
+import { retrieveFile, TogetherFilesPage, uploadFile } from '../providers/together';
 
 export class Files extends APIResource {
   /**
@@ -13,6 +15,9 @@ export class Files extends APIResource {
    * const file = await client.files.create({ file: './train.jsonl', purpose: 'fine-tune' });
    */
   create(body: FileCreateParams, options?: RequestOptions): APIPromise<FileObject> {
+    if (this._client.provider === 'together') {
+      return uploadFile(this._client, body, options);
+    }
     return this._client.post('/files', multipartFormRequestOptions({ body: { ...body }, ...options }));
   }
 
@@ -22,6 +27,7 @@ export class Files extends APIResource {
    * const file = await client.files.retrieve('file-abc123');
    */
   retrieve(fileId: string, options?: RequestOptions): APIPromise<FileObject> {
+    if (this._client.provider === 'together') return retrieveFile(this._client, fileId, options);
     return this._client.get(path`/files/${fileId}`, options);
   }
 
@@ -31,6 +37,11 @@ export class Files extends APIResource {
    * for await (const file of client.files.list({ purpose: 'fine-tune' })) console.log(file.id);
    */
   list(query: FileListParams = {}, options?: RequestOptions): PagePromise<FileObjectsPage, FileObject> {
+    if (this._client.provider === 'together') {
+      if (Object.keys(query).length > 0)
+        throw new UnsupportedFeatureError('together', 'files.list parameters');
+      return this._client.getAPIList('/files', TogetherFilesPage, options);
+    }
     return this._client.getAPIList('/files', CursorPage<FileObject>, { query, ...options });
   }
 
@@ -40,6 +51,11 @@ export class Files extends APIResource {
    * const deleted = await client.files.delete('file-abc123');
    */
   delete(fileId: string, options?: RequestOptions): APIPromise<FileDeleted> {
+    if (this._client.provider === 'together') {
+      return this._client
+        .delete<{ id?: string; deleted?: boolean }>(path`/files/${fileId}`, options)
+        ._thenUnwrap((r) => ({ id: r?.id ?? fileId, object: 'file' as const, deleted: r?.deleted ?? true }));
+    }
     return this._client.delete(path`/files/${fileId}`, options);
   }
 

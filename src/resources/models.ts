@@ -3,6 +3,8 @@ import { Page, type PagePromise } from '../core/pagination';
 import { APIResource } from '../core/resource';
 import { path } from '../internal/path';
 import type { RequestOptions } from '../internal/request-options';
+import { requireProvider } from '../providers';
+import { TogetherModelsPage } from '../providers/together';
 
 export class Models extends APIResource {
   /**
@@ -11,6 +13,8 @@ export class Models extends APIResource {
    * for await (const model of client.models.list()) console.log(model.id);
    */
   list(options?: RequestOptions): PagePromise<ModelsPage, Model> {
+    if (this._client.provider === 'together')
+      return this._client.getAPIList('/models', TogetherModelsPage, options);
     return this._client.getAPIList('/models', Page<Model>, options);
   }
 
@@ -20,6 +24,7 @@ export class Models extends APIResource {
    * const model = await client.models.retrieve('ft:tiny-llama:org:my-suffix:abc12345');
    */
   retrieve(model: string, options?: RequestOptions): APIPromise<Model> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'models.retrieve');
     return this._client.get(path`/models/${model}`, options);
   }
 
@@ -29,6 +34,7 @@ export class Models extends APIResource {
    * await client.models.delete('ft:tiny-llama:org::abc12345');
    */
   delete(model: string, options?: RequestOptions): APIPromise<ModelDeleted> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'models.delete');
     return this._client.delete(path`/models/${model}`, options);
   }
 }

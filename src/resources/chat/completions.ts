@@ -1,4 +1,5 @@
 import type { APIPromise } from '../../core/api-promise';
+import { UnsupportedFeatureError } from '../../core/errors';
 import { APIResource } from '../../core/resource';
 import type { Stream } from '../../core/streaming';
 import type { RequestOptions } from '../../internal/request-options';
@@ -25,6 +26,10 @@ export class Completions extends APIResource {
     body: ChatCompletionCreateParams,
     options?: RequestOptions,
   ): APIPromise<ChatCompletion> | APIPromise<Stream<ChatCompletionChunk>> {
+    if (this._client.provider === 'together' && (body.logprobs || body.top_logprobs != null)) {
+      // Together's logprobs are an integer count with a different response shape.
+      throw new UnsupportedFeatureError('together', 'chat.completions.create logprobs');
+    }
     return this._client.post('/chat/completions', { body, ...options, stream: body.stream ?? false }) as
       | APIPromise<ChatCompletion>
       | APIPromise<Stream<ChatCompletionChunk>>;

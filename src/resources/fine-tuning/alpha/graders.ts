@@ -1,6 +1,7 @@
 import type { APIPromise } from '../../../core/api-promise';
 import { APIResource } from '../../../core/resource';
 import type { RequestOptions } from '../../../internal/request-options';
+import { requireProvider } from '../../../providers';
 
 /** Runs and validates graders, as reinforcement fine-tuning jobs use them (OpenAI's alpha endpoints). */
 export class Graders extends APIResource {
@@ -14,6 +15,7 @@ export class Graders extends APIResource {
    * });
    */
   run(body: GraderRunParams, options?: RequestOptions): APIPromise<GraderRunResponse> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'fineTuning.alpha.graders.run');
     return this._client.post('/fine_tuning/alpha/graders/run', { body, ...options });
   }
 
@@ -23,6 +25,7 @@ export class Graders extends APIResource {
    * await client.fineTuning.alpha.graders.validate({ grader });
    */
   validate(body: GraderValidateParams, options?: RequestOptions): APIPromise<GraderValidateResponse> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'fineTuning.alpha.graders.validate');
     return this._client.post('/fine_tuning/alpha/graders/validate', { body, ...options });
   }
 }

@@ -2,6 +2,7 @@ import { CursorPage, type CursorPageParams, type PagePromise } from '../../../co
 import { APIResource } from '../../../core/resource';
 import { path } from '../../../internal/path';
 import type { RequestOptions } from '../../../internal/request-options';
+import { TogetherCheckpointsPage } from '../../../providers/together';
 
 export class Checkpoints extends APIResource {
   /**
@@ -14,6 +15,15 @@ export class Checkpoints extends APIResource {
     query: CheckpointListParams = {},
     options?: RequestOptions,
   ): PagePromise<FineTuningJobCheckpointsPage, FineTuningJobCheckpoint> {
+    if (this._client.provider === 'together') {
+      return this._client.getAPIList(
+        path`/fine-tunes/${fineTuningJobId}/checkpoints`,
+        TogetherCheckpointsPage,
+        {
+          ...options,
+        },
+      );
+    }
     return this._client.getAPIList(
       path`/fine_tuning/jobs/${fineTuningJobId}/checkpoints`,
       CursorPage<FineTuningJobCheckpoint>,

@@ -1,11 +1,23 @@
 import type { Tunekit } from '../../../client';
 import type { APIPromise } from '../../../core/api-promise';
+import { UnsupportedFeatureError } from '../../../core/errors';
 import { CursorPage, type CursorPageParams, type PagePromise } from '../../../core/pagination';
 import { APIResource } from '../../../core/resource';
 import { type ReconnectingStreamOptions, reconnectingEventStream } from '../../../internal/event-stream';
 import { path } from '../../../internal/path';
+import { polledJobEvents } from '../../../internal/polled-events';
 import type { RequestOptions } from '../../../internal/request-options';
 import { sleep } from '../../../internal/sleep';
+import { requireProvider } from '../../../providers';
+import { checkOpenAIJob } from '../../../providers/openai';
+import type { TogetherJobOptions } from '../../../providers/together';
+import {
+  TogetherEventsPage,
+  type TogetherFineTune,
+  TogetherJobsPage,
+  toFineTuningJob,
+  toTogetherCreateBody,
+} from '../../../providers/together';
 import type { Grader } from '../alpha/graders';
 import { Checkpoints } from './checkpoints';
 
@@ -26,6 +38,14 @@ export class Jobs extends APIResource {
    * const job = await client.fineTuning.jobs.create({ model: 'tiny-llama', training_file: 'file-abc' });
    */
   create(body: JobCreateParams, options?: RequestOptions): APIPromise<FineTuningJob> {
+    if (this._client.provider === 'together') {
+      return this._client
+        .post<TogetherFineTune>('/fine-tunes', { body: toTogetherCreateBody(body), ...options })
+        ._thenUnwrap(toFineTuningJob);
+    }
+    if (body.together)
+      throw new UnsupportedFeatureError(this._client.provider, 'together (Together job options)');
+    if (this._client.provider === 'openai') checkOpenAIJob(body);
     return this._client.post('/fine_tuning/jobs', { body, ...options });
   }
 
@@ -35,6 +55,11 @@ export class Jobs extends APIResource {
    * const job = await client.fineTuning.jobs.retrieve('ftjob-abc');
    */
   retrieve(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    if (this._client.provider === 'together') {
+      return this._client
+        .get<TogetherFineTune>(path`/fine-tunes/${fineTuningJobId}`, options)
+        ._thenUnwrap(toFineTuningJob);
+    }
     return this._client.get(path`/fine_tuning/jobs/${fineTuningJobId}`, options);
   }
 
@@ -44,6 +69,11 @@ export class Jobs extends APIResource {
    * for await (const job of client.fineTuning.jobs.list({ metadata: { team: 'nlp' } })) console.log(job.id);
    */
   list(query: JobListParams = {}, options?: RequestOptions): PagePromise<FineTuningJobsPage, FineTuningJob> {
+    if (this._client.provider === 'together') {
+      if (query.metadata !== undefined)
+        throw new UnsupportedFeatureError('together', 'fineTuning.jobs.list metadata');
+      return this._client.getAPIList('/fine-tunes', TogetherJobsPage, options);
+    }
     return this._client.getAPIList('/fine_tuning/jobs', CursorPage<FineTuningJob>, { query, ...options });
   }
 
@@ -53,6 +83,11 @@ export class Jobs extends APIResource {
    * const job = await client.fineTuning.jobs.cancel('ftjob-abc');
    */
   cancel(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    if (this._client.provider === 'together') {
+      return this._client
+        .post<TogetherFineTune>(path`/fine-tunes/${fineTuningJobId}/cancel`, options)
+        ._thenUnwrap(toFineTuningJob);
+    }
     return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/cancel`, options);
   }
 
@@ -62,6 +97,7 @@ export class Jobs extends APIResource {
    * const job = await client.fineTuning.jobs.pause('ftjob-abc');
    */
   pause(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'fineTuning.jobs.pause');
     return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/pause`, options);
   }
 
@@ -71,6 +107,7 @@ export class Jobs extends APIResource {
    * const job = await client.fineTuning.jobs.resume('ftjob-abc');
    */
   resume(fineTuningJobId: string, options?: RequestOptions): APIPromise<FineTuningJob> {
+    requireProvider(this._client.provider, ['emulator', 'openai'], 'fineTuning.jobs.resume');
     return this._client.post(path`/fine_tuning/jobs/${fineTuningJobId}/resume`, options);
   }
 
@@ -84,6 +121,12 @@ export class Jobs extends APIResource {
     query: JobListEventsParams = {},
     options?: RequestOptions,
   ): PagePromise<FineTuningJobEventsPage, FineTuningJobEvent> {
+    if (this._client.provider === 'together') {
+      return this._client.getAPIList(path`/fine-tunes/${fineTuningJobId}/events`, TogetherEventsPage, {
+        query,
+        ...options,
+      });
+    }
     return this._client.getAPIList(
       path`/fine_tuning/jobs/${fineTuningJobId}/events`,
       CursorPage<FineTuningJobEvent>,
@@ -96,7 +139,8 @@ export class Jobs extends APIResource {
 
   /**
    * Follows a job's events live (server-sent events, oldest first). Reconnects with `Last-Event-ID` when the
-   * connection drops and ends once the job has succeeded, failed or been cancelled.
+   * connection drops and ends once the job has succeeded, failed or been cancelled. OpenAI and Together have
+   * no event stream: there it polls the job and its events every `pollInterval` ms (default 2000).
    * @example
    * for await (const event of client.fineTuning.jobs.streamEvents('ftjob-abc')) console.log(event.message);
    */
@@ -104,7 +148,21 @@ export class Jobs extends APIResource {
     fineTuningJobId: string,
     options: JobStreamEventsOptions = {},
   ): AsyncGenerator<FineTuningJobEvent, void, undefined> {
-    return reconnectingEventStream(this._client, path`/fine_tuning/jobs/${fineTuningJobId}/events`, options);
+    if (this._client.provider !== 'emulator') {
+      if (options.lastEventId !== undefined) {
+        throw new UnsupportedFeatureError(this._client.provider, 'fineTuning.jobs.streamEvents lastEventId');
+      }
+      return polledJobEvents(this, fineTuningJobId, {
+        pollInterval: options.pollInterval ?? 2000,
+        signal: options.signal,
+      });
+    }
+    const { pollInterval: _unused, ...streamOptions } = options;
+    return reconnectingEventStream(
+      this._client,
+      path`/fine_tuning/jobs/${fineTuningJobId}/events`,
+      streamOptions,
+    );
   }
 
   /**
@@ -117,7 +175,9 @@ export class Jobs extends APIResource {
    * if (job.status !== 'succeeded') console.error(job.error);
    */
   async wait(fineTuningJobId: string, options: JobWaitOptions = {}): Promise<FineTuningJob> {
-    const { onEvent, pollInterval = 5000, ...streamOptions } = options;
+    const { onEvent, pollInterval: interval, ...rest } = options;
+    const pollInterval = interval ?? (this._client.provider === 'emulator' ? 5000 : 2000);
+    const streamOptions = { ...rest, pollInterval };
     try {
       for await (const event of this.streamEvents(fineTuningJobId, streamOptions)) onEvent?.(event);
     } catch (err) {
@@ -383,6 +443,8 @@ export interface JobCreateParams {
   training_type?: TrainingType | null;
   /** tunekit extension: 1..100 checkpoints over the run. */
   n_checkpoints?: number;
+  /** Together's own settings (provider `together` only), sent as they are. */
+  together?: TogetherJobOptions;
 }
 
 export interface JobListParams extends CursorPageParams {
@@ -392,11 +454,12 @@ export interface JobListParams extends CursorPageParams {
 
 export type JobListEventsParams = CursorPageParams;
 
-export interface JobStreamEventsOptions extends ReconnectingStreamOptions {}
+export interface JobStreamEventsOptions extends ReconnectingStreamOptions {
+  /** Providers without an event stream (OpenAI, Together): milliseconds between polls. Default 2000. */
+  pollInterval?: number;
+}
 
 export interface JobWaitOptions extends JobStreamEventsOptions {
   /** Called with each event as it arrives. */
   onEvent?: (event: FineTuningJobEvent) => void;
-  /** Milliseconds between polls when the server cannot stream events. Default 5000. */
-  pollInterval?: number;
 }

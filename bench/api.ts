@@ -4,7 +4,10 @@
  *   - GET /v1/fine_tuning/jobs/{id}, and GET /v1/fine_tuning/jobs (a page of 20) with 10,000 jobs stored: req/s, p99;
  *   - a 1 GB upload (a sparse temp file, read once beforehand so it is in the page cache, streamed as multipart):
  *     MB/s and the server's peak RSS growth.
- * Targets (issues 4 and 15): >= 5,000 req/s with p99 < 10 ms; uploads >= 300 MB/s with RSS growth < 64 MB.
+ *   - Together's upload (POST /together/v1/files → 302 → PUT) of a JSONL file of the same size, its checks included
+ *     (bench/api-together.ts), for fine-tune and eval files, and the checks alone.
+ * Targets (issues 4, 12 and 15): >= 5,000 req/s with p99 < 10 ms; uploads (both paths) >= 300 MB/s with RSS growth
+ * < 64 MB.
  * The scheduler is not started: jobs stay queued, so only the HTTP path is measured.
  *
  * The ceiling, in the same server process and the same run: a bare Fastify instance (no hooks, no auth, no store)
@@ -32,6 +35,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { togetherUpload, writeTogetherJsonl } from './api-together';
 
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
 const UPLOAD_BYTES = Number(process.env.BENCH_UPLOAD_BYTES ?? 1024 ** 3);
@@ -233,6 +237,36 @@ async function upload(port: number, path: string, raw = false): Promise<number> 
   return seconds;
 }
 
+/**
+ * Together's upload path over a JSONL file of the same size: fine-tune (full `together` CLI checks) and eval (JSON
+ * only), with the server's RSS growth, and the checks alone on the same file in this process.
+ */
+async function togetherUploads(child: ChildProcess, port: number, workDir: string, multipartMBs: number) {
+  const { checkTogetherFile } = await import('../emulator/dialects/together/file-check');
+  const path = join(workDir, 'together.jsonl');
+  const size = await writeTogetherJsonl(path, UPLOAD_BYTES);
+  const mb = size / 1024 ** 2;
+  for (const purpose of ['fine-tune', 'eval'] as const) {
+    const runs: number[] = [];
+    const checks: number[] = [];
+    let growth = 0;
+    for (let i = 0; i < REPEATS; i++) {
+      const before = (await request(child, 'reset-rss')) as Extract<ServerMessage, { kind: 'rss' }>;
+      runs.push(mb / (await togetherUpload(port, KEY, path, size, purpose)));
+      const after = (await request(child, 'rss')) as Extract<ServerMessage, { kind: 'rss' }>;
+      growth = Math.max(growth, after.peak - before.baseline);
+      const started = process.hrtime.bigint();
+      await checkTogetherFile(path, purpose);
+      checks.push(mb / (Number(process.hrtime.bigint() - started) / 1e9));
+    }
+    console.log(
+      `${`Together ${purpose} upload (${(size / 1024 ** 3).toFixed(2)} GiB JSONL, POST 302 + PUT)`.padEnd(44)} ${median(runs).toFixed(0).padStart(7)} MB/s    ` +
+        `${((100 * median(runs)) / multipartMBs).toFixed(0)}% of the multipart upload; the CLI checks alone ${median(checks).toFixed(0)} MB/s; ` +
+        `server RSS growth at most ${(growth / 1024 ** 2).toFixed(1)} MB; runs ${runs.map((x) => x.toFixed(0)).join(', ')}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   // BENCH_DATA_DIR puts the data folder elsewhere (e.g. /dev/shm to take the disk out of the upload figure).
   const dataDir = mkdtempSync(join(process.env.BENCH_DATA_DIR ?? tmpdir(), 'tunekit-bench-api-'));
@@ -272,6 +306,7 @@ async function main(): Promise<void> {
         `bare Fastify raw body to file ${median(bare).toFixed(0)} MB/s (${((100 * median(ours)) / median(bare)).toFixed(0)}% of bare); ` +
         `server RSS growth at most ${(growth / 1024 ** 2).toFixed(1)} MB; runs ${ours.map((x) => x.toFixed(0)).join(', ')}`,
     );
+    await togetherUploads(child, ready.port, workDir, median(ours));
     const bareBase = `http://127.0.0.1:${ready.barePort}/v1`;
     await cannon(
       'GET /v1/fine_tuning/jobs/{id}',

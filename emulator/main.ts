@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { builtinModelDir } from '../native/index';
 import { buildApp } from './app';
 import { InferenceClient } from './serving/inference-client';
+import { graderServices } from './serving/judge';
 import { openStore, type Store } from './store/index';
 import { ModelRegistry } from './worker/models';
 import { Scheduler } from './worker/scheduler';
@@ -68,6 +69,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     modelsDir: options.modelsDir,
     hostedModels: options.hostedModels,
   });
+  const inference = new InferenceClient();
   const scheduler = new Scheduler({
     store,
     models,
@@ -75,8 +77,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<RunningEm
     threads: options.threads,
     trainer: options.trainer,
     stopTimeoutMs: options.stopTimeoutMs,
+    graders: (projectId) => graderServices(models, inference, projectId),
   });
-  const inference = new InferenceClient();
   let app: FastifyInstance;
   try {
     app = await buildApp({

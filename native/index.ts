@@ -63,6 +63,17 @@ export interface TrainOptions {
    * skipped; when none is readable the run starts over (`resumedFromStep` 0). Omit to use `latest`.
    */
   resumeFrom?: string[];
+  /**
+   * Step-wise training (a reinforcement job samples each step's data with the policy the previous step left): the
+   * state.bin an earlier run wrote to `saveState` — trainable parameters, AdamW moments, step and data cursor —
+   * to go on from. Step numbers, Adam's bias correction and the schedule continue; the options fingerprint is not
+   * checked (the data differ by design). Excludes `resume`.
+   */
+  continueState?: string;
+  /** Where to write the run's state.bin (atomically) when it ends uncancelled, for a later `continueState`. */
+  saveState?: string;
+  /** Length of the learning-rate schedule (warmup and decay) when larger than this run's steps (step-wise runs). */
+  scheduleSteps?: number;
   /** What is optimised; omit for SFT's token-mean CE. */
   objective?: ObjectiveOptions;
 }
@@ -97,6 +108,8 @@ export interface ObjectiveOptions {
   maxCompletionLength?: number;
   scaleRewards?: 'group' | 'batch' | 'none';
   rewards?: number[];
+  /** grpo: the sampling temperature; log-probs are those of logits / temperature, as TRL computes them (default 1). */
+  temperature?: number;
 }
 
 /** One optimizer step's report (mirrors tk::Progress). */

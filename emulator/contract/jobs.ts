@@ -293,7 +293,15 @@ export const ReinforcementHyperparametersSchema = z
       .gt(0)
       .max(2)
       .optional()
-      .describe(`Sampling temperature of the rollouts (default 1). ${EXTENSION}`),
+      .describe(
+        `Sampling temperature of the rollouts (default 1); the loss's log-probs use it too, as TRL's. ${EXTENSION}`,
+      ),
+    top_p: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe(`Nucleus sampling of the rollouts, (0, 1] (default 1). ${EXTENSION}`),
     max_completion_tokens: z
       .union([auto, z.number().int().min(1).max(4096)])
       .optional()

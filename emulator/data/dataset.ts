@@ -8,6 +8,7 @@ import { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
 import { type DataFormat, DataFormatError, jsonlRecords, parseJsonl } from './formats';
 import type { ModelTokenizer } from './model-tokenizer';
 import { encodePreferenceRow, type PreferenceMethod, parsePreferenceRow } from './preference';
+import { encodeRftPrompts, type RftPromptFile } from './reinforcement';
 
 /** A kto token file's labels: one byte per example, 1 = desirable. */
 export function desirableFile(tokenFile: string): string {
@@ -32,7 +33,7 @@ export class DatasetError extends Error {
 }
 
 export interface PreparedDataset {
-  format: DataFormat | 'preference' | 'kto';
+  format: DataFormat | 'preference' | 'kto' | 'reinforcement';
   nExamples: number;
   /** All tokens of all examples after truncation (what the hosted service bills per epoch). */
   nTokens: number;
@@ -53,8 +54,11 @@ export async function prepareDataset(options: {
   role: DatasetRole;
   tokenizer: ModelTokenizer;
   maxSeqLength: number;
-  /** dpo / kto: preference rows (preference.ts); default supervised. */
-  method?: 'supervised' | PreferenceMethod;
+  /**
+   * dpo / kto: preference rows (preference.ts); reinforcement: prompts with reference fields (reinforcement.ts),
+   * written as JSON ({@link RftPromptFile}) rather than a token file; default supervised.
+   */
+  method?: 'supervised' | PreferenceMethod | 'reinforcement';
 }): Promise<PreparedDataset> {
   const param = options.role === 'training' ? 'training_file' : 'validation_file';
   const code = options.role === 'training' ? 'invalid_training_file' : 'invalid_validation_file';
@@ -75,9 +79,19 @@ export async function prepareDataset(options: {
   let parsed: { format: PreparedDataset['format'] | null; n: number };
   let encoded: EncodedExample[];
   const desirable: number[] = [];
+  let rftPrompts: RftPromptFile | undefined;
   const method = options.method ?? 'supervised';
   try {
-    if (method === 'supervised') {
+    if (method === 'reinforcement') {
+      const prompts = encodeRftPrompts(text, options.tokenizer, options.maxSeqLength);
+      parsed = { format: prompts.length > 0 ? 'reinforcement' : null, n: prompts.length };
+      encoded = prompts.map((p) => ({
+        ids: p.promptIds,
+        labels: p.promptIds.map(() => IGNORE_INDEX),
+        truncated: false,
+      }));
+      rftPrompts = { prompts };
+    } else if (method === 'supervised') {
       const sft = parseJsonl(text);
       parsed = { format: sft.format, n: sft.examples.length };
       encoded = sft.examples.map((example) =>
@@ -108,10 +122,15 @@ export async function prepareDataset(options: {
     );
   }
   if (n === 0 || parsed.format === null) throw fail('The file holds no examples.');
-  await writeTokenFile(
-    options.outputFile,
-    encoded.map((e) => ({ inputIds: e.ids, labels: e.labels })),
-  );
+  if (rftPrompts) {
+    const tmp = `${options.outputFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(rftPrompts));
+    fs.renameSync(tmp, options.outputFile);
+  } else
+    await writeTokenFile(
+      options.outputFile,
+      encoded.map((e) => ({ inputIds: e.ids, labels: e.labels })),
+    );
   if (method === 'kto') fs.writeFileSync(desirableFile(options.outputFile), Buffer.from(desirable));
   let nTokens = 0;
   let nScoredTokens = 0;

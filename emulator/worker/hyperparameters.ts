@@ -61,6 +61,61 @@ export interface TrainingSettings {
   seed: number;
   /** dpo / kto jobs: the engine's objective (preference-method.ts); absent for supervised. */
   objective?: ObjectiveOptions;
+  /** reinforcement jobs: the rollout loop's settings (worker/rft.ts). */
+  rft?: RftSettings;
+}
+
+/** A reinforcement job's rollout and GRPO settings, every "auto" resolved (docs/rft.md). */
+export interface RftSettings {
+  numGenerations: number;
+  maxCompletionTokens: number;
+  temperature: number;
+  topP: number;
+  epsilon: number;
+  beta: number;
+  lossType: 'grpo' | 'dr_grpo' | 'dapo' | 'bnpo';
+  scaleRewards: 'group' | 'batch' | 'none';
+  /** Steps between validations (and listed checkpoints). */
+  evalInterval: number;
+  /** Completions sampled per validation prompt. */
+  evalSamples: number;
+  computeMultiplier: number;
+  reasoningEffort: 'default' | 'low' | 'medium' | 'high';
+}
+
+/** `reasoning_effort` is the completion budget when max_completion_tokens is auto (the stand-ins do not reason). */
+export const REASONING_EFFORT_TOKENS = { low: 64, default: 128, medium: 128, high: 256 } as const;
+
+/** The GRPO group: 4 completions per prompt at compute_multiplier 1, scaled by it (2 to 64). */
+export function autoNumGenerations(computeMultiplier: number): number {
+  return Math.max(2, Math.min(64, Math.round(4 * computeMultiplier)));
+}
+
+type ReinforcementHyperparameters = NonNullable<
+  NonNullable<NonNullable<FineTuningJob['method']>['reinforcement']>['hyperparameters']
+>;
+
+function given<T>(value: T | 'auto' | undefined): T | undefined {
+  return value === 'auto' ? undefined : value;
+}
+
+function resolveRft(h: ReinforcementHyperparameters, totalSteps: number): RftSettings {
+  const computeMultiplier = given(h.compute_multiplier) ?? 1;
+  const reasoningEffort = h.reasoning_effort ?? 'default';
+  return {
+    numGenerations: given(h.num_generations) ?? autoNumGenerations(computeMultiplier),
+    maxCompletionTokens: given(h.max_completion_tokens) ?? REASONING_EFFORT_TOKENS[reasoningEffort],
+    temperature: h.temperature ?? 1,
+    topP: h.top_p ?? 1,
+    epsilon: h.epsilon ?? 0.2,
+    beta: h.beta ?? 0,
+    lossType: h.loss_type ?? 'dapo',
+    scaleRewards: h.scale_rewards ?? 'group',
+    evalInterval: given(h.eval_interval) ?? evalEverySteps(totalSteps),
+    evalSamples: given(h.eval_samples) ?? 1,
+    computeMultiplier,
+    reasoningEffort,
+  };
 }
 
 /** The hyperparameters of the job's method (supervised, dpo or kto), with the tunekit extensions they share. */
@@ -71,7 +126,9 @@ function methodHyperparameters(job: FineTuningJob) {
       ? m.dpo?.hyperparameters
       : m?.type === 'kto'
         ? m.kto?.hyperparameters
-        : m?.supervised?.hyperparameters;
+        : m?.type === 'reinforcement'
+          ? m.reinforcement?.hyperparameters
+          : m?.supervised?.hyperparameters;
   return (h ?? {}) as NonNullable<
     NonNullable<NonNullable<FineTuningJob['method']>['supervised']>['hyperparameters']
   >;
@@ -91,17 +148,27 @@ export function resolveSettings(
   const full = job.training_type?.type === 'full';
   const lora = job.training_type?.type === 'lora' ? job.training_type : undefined;
   const builtin = context.localModelId === BUILTIN_MODEL;
+  const rl = job.method?.type === 'reinforcement';
   const n = context.nExamples;
   const autoBatch = h.batch_size === undefined || h.batch_size === 'auto';
+  // reinforcement: prompts per step; each is sampled num_generations times (RFT_AUTO_BATCH prompts by default)
   const batchSize = Math.min(
-    autoBatch ? (builtin ? autoBuiltinBatchSize(n) : autoBatchSize(n)) : (h.batch_size as number),
+    autoBatch
+      ? rl
+        ? RFT_AUTO_BATCH
+        : builtin
+          ? autoBuiltinBatchSize(n)
+          : autoBatchSize(n)
+      : (h.batch_size as number),
     n,
   );
   const autoN = h.n_epochs === undefined || h.n_epochs === 'auto';
   const nEpochs = autoN
-    ? builtin
-      ? autoBuiltinEpochs(n, batchSize)
-      : autoEpochs(n)
+    ? rl
+      ? 1
+      : builtin
+        ? autoBuiltinEpochs(n, batchSize)
+        : autoEpochs(n)
     : (h.n_epochs as number);
   const multiplier =
     h.learning_rate_multiplier === undefined || h.learning_rate_multiplier === 'auto'
@@ -113,9 +180,11 @@ export function resolveSettings(
     nEpochs,
     batchSize,
     learningRateMultiplier: multiplier,
-    learningRate: h.learning_rate ?? baseLearningRate(context.localModelId, full) * multiplier,
+    learningRate:
+      h.learning_rate ??
+      (rl && !builtin ? RFT_BASE_LEARNING_RATE : baseLearningRate(context.localModelId, full)) * multiplier,
     lrScheduler: h.lr_scheduler ?? 'linear',
-    warmupRatio: h.warmup_ratio ?? 0.05,
+    warmupRatio: h.warmup_ratio ?? (rl ? 0 : 0.05),
     weightDecay: h.weight_decay ?? 0,
     maxGradNorm: h.max_grad_norm ?? 1,
     maxSeqLength: resolveMaxSeqLength(job, context.modelMaxLength),
@@ -131,8 +200,21 @@ export function resolveSettings(
     nCheckpoints: job.n_checkpoints ?? Math.min(3, nEpochs),
     seed: job.seed,
     ...(job.method ? objectiveSetting(job.method) : {}),
+    ...(job.method?.type === 'reinforcement'
+      ? {
+          rft: resolveRft(
+            job.method.reinforcement?.hyperparameters ?? {},
+            Math.max(1, Math.ceil(n / batchSize)) * nEpochs,
+          ),
+        }
+      : {}),
   };
 }
+
+/** Prompts per step of a reinforcement job by default. */
+export const RFT_AUTO_BATCH = 4;
+/** A reinforcement job's LoRA learning rate at multiplier 1 on a real model (the built-in model's is its SFT rate). */
+export const RFT_BASE_LEARNING_RATE = 1e-5;
 
 function objectiveSetting(method: NonNullable<FineTuningJob['method']>): { objective?: ObjectiveOptions } {
   const objective = objectiveFromMethod(method);
@@ -194,15 +276,34 @@ export function resolvedJobFields(job: FineTuningJob, s: TrainingSettings): Part
   };
   const m = job.method;
   const beta = s.objective?.beta ?? 0.1;
+  const rft = s.rft;
   const method: FineTuningJob['method'] =
-    m?.type === 'dpo'
-      ? { type: 'dpo', dpo: { hyperparameters: { ...m.dpo?.hyperparameters, ...three, beta } } }
-      : m?.type === 'kto'
-        ? { type: 'kto', kto: { hyperparameters: { ...m.kto?.hyperparameters, ...three, beta } } }
-        : {
-            type: 'supervised',
-            supervised: { hyperparameters: { ...m?.supervised?.hyperparameters, ...three } },
-          };
+    m?.type === 'reinforcement' && rft
+      ? {
+          type: 'reinforcement',
+          reinforcement: {
+            ...m.reinforcement!,
+            hyperparameters: {
+              ...m.reinforcement?.hyperparameters,
+              ...three,
+              compute_multiplier: rft.computeMultiplier,
+              eval_interval: rft.evalInterval,
+              eval_samples: rft.evalSamples,
+              reasoning_effort: rft.reasoningEffort,
+              num_generations: rft.numGenerations,
+              max_completion_tokens: rft.maxCompletionTokens,
+            },
+            response_format: m.reinforcement?.response_format ?? null,
+          },
+        }
+      : m?.type === 'dpo'
+        ? { type: 'dpo', dpo: { hyperparameters: { ...m.dpo?.hyperparameters, ...three, beta } } }
+        : m?.type === 'kto'
+          ? { type: 'kto', kto: { hyperparameters: { ...m.kto?.hyperparameters, ...three, beta } } }
+          : {
+              type: 'supervised',
+              supervised: { hyperparameters: { ...m?.supervised?.hyperparameters, ...three } },
+            };
   return {
     // the top-level copy is for supervised jobs; DPO jobs show null on the hosted service
     hyperparameters: method.type === 'supervised' ? three : null,

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { randomAlphanumeric } from '../contract/common';
 import type { FineTuningJob } from '../contract/jobs';
 import { desirableFile, type PreparedDataset } from '../data';
+import type { GraderServices } from '../graders';
 import { isOutOfSpace, type JobRecord, type NewEvent, type Store } from '../store';
 import { copyDirAtomic } from '../store/blobs';
 import { metricsCsv, metricsEvent, TEXT } from './events';
@@ -16,6 +17,7 @@ import {
   checkpointPlan,
   estimateTotalSteps,
   evalEverySteps,
+  type RftSettings,
   resolvedJobFields,
   resolveMaxSeqLength,
   resolveSettings,
@@ -23,6 +25,14 @@ import {
 } from './hyperparameters';
 import type { ModelRegistry } from './models';
 import type { ChildMessage, EngineProgress, EngineTrainOptions, EngineTrainResult } from './protocol';
+import type { RftProgress } from './rft';
+import {
+  rftCheckpointMetrics,
+  rftGrader,
+  rftMetricsCsv,
+  rftMetricsEvent,
+  rftSamplesEvent,
+} from './rft-events';
 import { TrainerChild as Child, type ChildExit, type TrainerEntry } from './trainer-child';
 
 export interface RunnerContext {
@@ -32,6 +42,17 @@ export interface RunnerContext {
   threads: number;
   /** True once the scheduler is shutting down: a stopped run is re-queued, not failed. */
   stopping: () => boolean;
+  /** The judge of a reinforcement job's model graders (the trainer child asks over IPC). */
+  graders?: (projectId: string) => GraderServices;
+}
+
+/** What a trainer reports of each step, whatever its method. */
+interface StepReport {
+  step: number;
+  totalSteps: number;
+  elapsedS: number;
+  resumedFromStep: number;
+  checkpointPath: string;
 }
 
 /** What the runner keeps in the job's `runtime.resolved`. */
@@ -60,6 +81,10 @@ function jobFiles(store: Store, jobId: string) {
     dir,
     trainTokens: path.join(dir, 'train.tokens'),
     validTokens: path.join(dir, 'valid.tokens'),
+    /** A reinforcement job's prompts (data/reinforcement.ts) and its rollout loop's running state. */
+    trainPrompts: path.join(dir, 'train.prompts.json'),
+    validPrompts: path.join(dir, 'valid.prompts.json'),
+    rftWork: path.join(dir, 'rft'),
     checkpoints: path.join(dir, 'checkpoints'),
     output: path.join(dir, 'output'),
   };
@@ -188,14 +213,17 @@ export function startValidation(ctx: RunnerContext, record: JobRecord): ActiveRu
   const child = new Child(ctx.entry, (message) => {
     reply = message;
   });
+  const rl = job.method?.type === 'reinforcement';
   child.send({
     type: 'prepare',
     merges: model.merges,
     modelDir: model.modelDir,
     maxSeqLength,
-    method: job.method?.type === 'dpo' || job.method?.type === 'kto' ? job.method.type : 'supervised',
-    training: { inputFile: trainingPath, outputFile: files.trainTokens },
-    validation: validationPath ? { inputFile: validationPath, outputFile: files.validTokens } : undefined,
+    method: job.method?.type ?? 'supervised',
+    training: { inputFile: trainingPath, outputFile: rl ? files.trainPrompts : files.trainTokens },
+    validation: validationPath
+      ? { inputFile: validationPath, outputFile: rl ? files.validPrompts : files.validTokens }
+      : undefined,
   });
   const done = child.exited.then((exit) => {
     if (reply?.type === 'prepared') {
@@ -282,7 +310,7 @@ function registerCheckpoint(
   store: Store,
   record: JobRecord,
   resolved: ResolvedRun,
-  p: EngineProgress,
+  p: { step: number; metrics: Record<string, number> },
   weightsDir: string,
 ): void {
   const { job } = record;
@@ -309,7 +337,7 @@ function registerCheckpoint(
     store.checkpoints.insert({
       jobId: job.id,
       step: p.step,
-      metrics: checkpointMetrics(p),
+      metrics: p.metrics,
       modelName: name,
       adapterId: adapter?.id ?? null,
     });
@@ -417,10 +445,18 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
 
   let lastStep = running.runtime.lastStep ?? 0;
   let lastProgress: EngineProgress | undefined;
+  let lastRft: RftProgress | undefined;
   let final: ChildMessage | undefined;
-  /** The step's metrics event, and its checkpoint's commit (and listing), in one transaction. */
-  const onProgress = (p: EngineProgress) => {
-    lastProgress = p;
+  /**
+   * A step's events, and its checkpoint's commit (and, when listed, its listing), in one transaction. Steps redone
+   * after a resume were reported before the interruption: no second metrics event.
+   */
+  const recordStep = (
+    p: StepReport,
+    stepEvents: () => NewEvent[],
+    listed: () => boolean,
+    listing: () => { step: number; metrics: Record<string, number> },
+  ) => {
     const events: NewEvent[] = [];
     if (p.resumedFromStep >= 0) {
       // Candidates newer than the step resumed from failed their checksum (or were incomplete): say so, drop them.
@@ -430,8 +466,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
       committed = committed.filter((s) => s <= p.resumedFromStep);
       events.push({ message: TEXT.resumedFrom(p.resumedFromStep) });
     }
-    // Steps redone after a resume were reported before the interruption: no second metrics event.
-    if (p.step > lastStep) events.push(metricsEvent(p));
+    if (p.step > lastStep) events.push(...stepEvents());
     const step = Math.max(lastStep, p.step);
     const withCheckpoint = p.checkpointPath ? commitStep(committed, p.step) : undefined;
     const secondsPerStep = p.elapsedS / Math.max(1, p.step);
@@ -442,8 +477,14 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
           runtime: { lastStep: step, checkpoints: checkpoints ?? committed },
           events,
         });
-        if (checkpoints && plan.isListed(p.step, p.epoch)) {
-          registerCheckpoint(store, running, resolved, p, adapterOrModelDir(p.checkpointPath, settings.full));
+        if (checkpoints && listed()) {
+          registerCheckpoint(
+            store,
+            running,
+            resolved,
+            listing(),
+            adapterOrModelDir(p.checkpointPath, settings.full),
+          );
         }
       });
     try {
@@ -460,19 +501,69 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
       pruneCheckpoints(files.checkpoints, committed, p.step);
     }
   };
+  const onProgress = (p: EngineProgress) => {
+    lastProgress = p;
+    recordStep(
+      p,
+      () => [metricsEvent(p)],
+      () => plan.isListed(p.step, p.epoch),
+      () => ({ step: p.step, metrics: checkpointMetrics(p) }),
+    );
+  };
+  // reinforcement: the checkpoints of validation steps are listed (the others are for resuming only)
+  const onRftProgress = (p: RftProgress) => {
+    lastRft = p;
+    const samples = rftSamplesEvent(p);
+    recordStep(
+      p,
+      () => [rftMetricsEvent(p, rftGrader(record.job)), ...(samples ? [samples] : [])],
+      () => p.valid !== undefined || p.step % (settings.rft as RftSettings).evalInterval === 0,
+      () => ({ step: p.step, metrics: rftCheckpointMetrics(p) }),
+    );
+  };
   const child = new Child(ctx.entry, (message) => {
-    if (message.type === 'progress') {
+    if (message.type === 'progress' || message.type === 'rft_progress') {
       try {
-        onProgress(message.progress);
+        if (message.type === 'progress') onProgress(message.progress);
+        else onRftProgress(message.progress);
       } catch (error) {
         final = { type: 'error', message: `recording progress failed: ${(error as Error).message}` };
         child.kill();
       }
+    } else if (message.type === 'judge') {
+      const judge = ctx.graders?.(record.projectId).judge;
+      const answer = judge
+        ? judge(message.request)
+        : Promise.reject(new Error('no judge model is available'));
+      answer.then(
+        (reply) => child.send({ type: 'judge_answer', id: message.id, answer: reply }),
+        (error: unknown) =>
+          child.send({ type: 'judge_answer', id: message.id, error: (error as Error).message }),
+      );
     } else {
       final ??= message;
     }
   });
-  child.send({ type: 'train', options });
+  if (settings.rft) {
+    child.send({
+      type: 'rft',
+      options: {
+        modelDir: resolved.modelDir,
+        trainPrompts: files.trainPrompts,
+        ...(stored.validation ? { validPrompts: files.validPrompts } : {}),
+        workDir: files.rftWork,
+        checkpointDir: files.checkpoints,
+        outputDir: files.output,
+        settings: settings as TrainingSettings & { rft: RftSettings },
+        grader: rftGrader(record.job),
+        threads: resolved.threads as number,
+        checkpointEverySteps: plan.checkpointEverySteps,
+        ...(resume ? { resumeFrom: committed.map((step) => `step-${step}`).reverse() } : {}),
+      },
+    });
+  } else {
+    child.send({ type: 'train', options });
+  }
 
   const done = child.exited.then((exit) => {
     try {
@@ -491,8 +582,15 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     const current = store.jobs.record(jobId);
     if (current?.job.status !== 'running') return; // paused or cancelled meanwhile: nothing to record
     if (final?.type === 'trained' && !final.result.cancelled) {
-      succeed(store, current, resolved, final.result.trainedTokens, lastProgress);
+      const steps = lastRft?.totalSteps ?? lastProgress?.totalSteps ?? final.result.steps;
+      const metrics = lastRft
+        ? rftCheckpointMetrics(lastRft)
+        : lastProgress
+          ? checkpointMetrics(lastProgress)
+          : { step: steps };
+      succeed(store, current, resolved, steps, metrics, lastRft ? final.result.trainedTokens : undefined);
       fs.rmSync(files.checkpoints, { recursive: true, force: true });
+      fs.rmSync(files.rftWork, { recursive: true, force: true });
     } else if (ctx.stopping()) {
       store.jobs.transition(jobId, {
         from: ['running'],
@@ -530,8 +628,10 @@ function succeed(
   store: Store,
   record: JobRecord,
   resolved: ResolvedRun,
-  _engineTrainedTokens: number,
-  last: EngineProgress | undefined,
+  steps: number,
+  finalMetrics: Record<string, number>,
+  /** reinforcement: the sampled completion tokens trained on (its billable work); else the file's tokens count. */
+  rolloutTokens: number | undefined,
 ): void {
   const { job, projectId } = record;
   const settings = resolved.settings as TrainingSettings;
@@ -541,7 +641,6 @@ function succeed(
     .since(job.id, 0)
     .filter((s) => s.event.type === 'metrics')
     .map((s) => s.event.data as Record<string, unknown>);
-  const steps = last?.totalSteps ?? metricsRows.length;
   store.transaction(() => {
     const adapter = settings.full
       ? null
@@ -555,7 +654,7 @@ function succeed(
     store.checkpoints.insert({
       jobId: job.id,
       step: steps,
-      metrics: last ? checkpointMetrics(last) : { step: steps },
+      metrics: finalMetrics,
       modelName: name,
       adapterId: adapter?.id ?? null,
     });
@@ -571,10 +670,10 @@ function succeed(
     const results = store.files.createFromBuffer(projectId, {
       filename: 'step_metrics.csv',
       purpose: 'fine-tune-results',
-      data: Buffer.from(metricsCsv(metricsRows)),
+      data: Buffer.from(rolloutTokens === undefined ? metricsCsv(metricsRows) : rftMetricsCsv(metricsRows)),
     });
     // Billable tokens as the hosted service counts them: every token of the training file, once per epoch.
-    const trainedTokens = (resolved.training as PreparedDataset).nTokens * settings.nEpochs;
+    const trainedTokens = rolloutTokens ?? (resolved.training as PreparedDataset).nTokens * settings.nEpochs;
     const done = store.jobs.transition(job.id, {
       from: ['running'],
       to: 'succeeded',

@@ -6,6 +6,7 @@
  */
 import * as os from 'node:os';
 import type { FineTuningJob, JobCreateParams } from '../contract/jobs';
+import type { GraderServices } from '../graders';
 import { EmulatorError, type JobUpdate, type Store } from '../store';
 import { TEXT } from './events';
 import {
@@ -26,6 +27,8 @@ export interface SchedulerOptions {
   /** Engine threads per training. Default: the machine's parallelism divided by `workers`. */
   threads?: number;
   trainer?: TrainerEntry;
+  /** The judge of reinforcement jobs' model graders, per project. */
+  graders?: (projectId: string) => GraderServices;
   /** How long `stop()` waits for a training to reach its checkpoint before killing it. Default 60 s. */
   stopTimeoutMs?: number;
 }
@@ -54,6 +57,7 @@ export class Scheduler {
       entry: options.trainer ?? defaultTrainerEntry(),
       threads,
       stopping: () => this.stopping,
+      ...(options.graders ? { graders: options.graders } : {}),
     };
   }
 
@@ -89,13 +93,12 @@ export class Scheduler {
     }
     const refusal = hostedMethodRefusal(model, method);
     if (refusal) throw new EmulatorError(400, refusal, 'model', 'model_not_available');
-    if (method === 'reinforcement') {
+    if (method === 'reinforcement' && params.training_type?.type === 'full') {
       throw new EmulatorError(
         400,
-        "The 'reinforcement' fine-tuning method is not supported by tunekit yet: the job's GRPO rollout loop " +
-          '(sampling completions, grading them, updating) is not built. Graders can be run and validated with ' +
-          '/v1/fine_tuning/alpha/graders/run and /validate.',
-        'method.type',
+        "The 'reinforcement' fine-tuning method trains a LoRA adapter in tunekit: training_type 'full' is not " +
+          'supported with it (the rollouts sample from the adapter being trained).',
+        'training_type',
         'unsupported_method',
       );
     }

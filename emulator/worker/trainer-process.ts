@@ -6,8 +6,10 @@
  */
 import { tieToParent } from '../child-entry';
 import { DatasetError, ModelTokenizer, prepareDataset } from '../data';
+import type { JudgeAnswer, JudgeRequest } from '../graders';
 import { buildMerges } from './models';
 import type { ChildMessage, EngineTrainOptions, ParentMessage, PrepareRequest } from './protocol';
+import type { RftRunOptions } from './rft';
 
 tieToParent();
 
@@ -68,6 +70,32 @@ async function train(options: EngineTrainOptions): Promise<ChildMessage> {
   }
 }
 
+/** Judge requests of model graders waiting for the parent's answer, by id. */
+const judging = new Map<number, { resolve(answer: JudgeAnswer): void; reject(error: Error): void }>();
+let judgeIds = 0;
+
+function askJudge(request: JudgeRequest): Promise<JudgeAnswer> {
+  const id = ++judgeIds;
+  return new Promise((resolve, reject) => {
+    judging.set(id, { resolve, reject });
+    void send({ type: 'judge', id, request });
+  });
+}
+
+async function rft(options: RftRunOptions): Promise<ChildMessage> {
+  try {
+    const { runRft } = await import('./rft');
+    const result = await runRft(options, {
+      services: { judge: askJudge },
+      onProgress: (progress) => void send({ type: 'rft_progress', progress }),
+      stopRequested: () => stopRequested,
+    });
+    return { type: 'trained', result };
+  } catch (error) {
+    return { type: 'error', message: (error as Error).message };
+  }
+}
+
 process.on('message', (message: ParentMessage) => {
   switch (message.type) {
     case 'prepare':
@@ -81,6 +109,19 @@ process.on('message', (message: ParentMessage) => {
         process.exit(0);
       });
       break;
+    case 'rft':
+      void rft(message.options).then(async (reply) => {
+        await send(reply);
+        process.exit(0);
+      });
+      break;
+    case 'judge_answer': {
+      const waiting = judging.get(message.id);
+      judging.delete(message.id);
+      if (message.answer) waiting?.resolve(message.answer);
+      else waiting?.reject(new Error(message.error ?? 'the judge did not answer'));
+      break;
+    }
     case 'stop':
       stopRequested = true;
       cancel?.cancel();

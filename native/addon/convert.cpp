@@ -178,6 +178,9 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
   o.eval_every_steps = r.integer("evalEverySteps", o.eval_every_steps, 0);
   o.resume = r.boolean("resume", o.resume);
   o.resume_from = r.strings("resumeFrom");
+  o.continue_state = r.string("continueState", false);
+  o.save_state = r.string("saveState", false);
+  o.schedule_steps = r.integer("scheduleSteps", o.schedule_steps, 0);
   Napi::Value objective = r.raw("objective");
   if (!objective.IsUndefined()) {
     OptionReader j(objective, "options.objective");
@@ -198,6 +201,7 @@ tk::TrainOptions train_options_from_js(const Napi::Value& value) {
     ob.epsilon = j.number("epsilon", ob.epsilon);
     ob.max_completion_length = j.integer("maxCompletionLength", ob.max_completion_length, 1);
     ob.scale_rewards = j.string("scaleRewards", false, ob.scale_rewards);
+    ob.temperature = j.number("temperature", ob.temperature);
     ob.rewards = j.numbers("rewards");
     for (const char* key : {"desirable", "validDesirable"}) {
       if (j.raw(key).IsUndefined()) continue;

@@ -251,6 +251,8 @@ void llama_forward(Llama& m, const Batch& b, const DropoutCtx* drop) {
     residual_forward(m.res + (l + 1) * sN * C, hmid, m.tmp, (int64_t)N * C);
   }
   rmsnorm_forward(m.xf, m.rstdf, m.res + c.num_hidden_layers * sN * C, w.norm, N, C, c.rms_norm_eps);
+  if (m.logit_scale != 1.0f)
+    for (int64_t i = 0, n = (int64_t)N * C; i < n; ++i) m.xf[i] *= m.logit_scale;
 }
 
 namespace {
@@ -298,6 +300,8 @@ LossStats llama_backward(Llama& m, const Batch& b, float grad_scale, Grads& g, c
             C, c.vocab_size, grad_scale, m.ce_workspace, packed_or_null(m.lm_head_fwd),
             packed_or_null(m.lm_head_grad), token_scale);
   s.n_scored = b.n_scored();
+  if (m.logit_scale != 1.0f)  // xf was scaled after the final norm: the chain rule scales its gradient alike
+    for (int64_t i = 0, n = (int64_t)N * C; i < n; ++i) m.dC[i] *= m.logit_scale;
 
   // final norm
   std::memset(m.dres, 0, sizeof(float) * (size_t)N * C);

@@ -53,6 +53,9 @@ struct Llama {
   const LoraWeights* lora = nullptr;
   LlamaConfig c;
   int max_tokens = 0, max_T = 0;
+  // The lm_head reads xf * logit_scale: logits / temperature for a sampling temperature (GRPO's log-probs). Applied
+  // by llama_forward to xf, and to the gradient reaching xf by llama_backward.
+  float logit_scale = 1.0f;
   std::vector<float> rope_cos, rope_sin;  // (max_T, D/2)
 
   // activations, one flat buffer; per-layer tensors are strided by max_tokens
@@ -95,6 +98,19 @@ struct Llama {
   // kPackedWeightsBudget; empty otherwise (the products then go through sgemm).
   std::vector<std::array<PackedWeight, kNumProj>> packed_fwd, packed_grad;  // [layer][proj]: x W^T, dy W
   PackedWeight lm_head_fwd, lm_head_grad;
+};
+
+// Sets m.logit_scale for a scope, then restores it.
+class LogitScale {
+ public:
+  LogitScale(Llama& m, double scale) : m_(m), saved_(m.logit_scale) { m.logit_scale = static_cast<float>(scale); }
+  ~LogitScale() { m_.logit_scale = saved_; }
+  LogitScale(const LogitScale&) = delete;
+  LogitScale& operator=(const LogitScale&) = delete;
+
+ private:
+  Llama& m_;
+  float saved_;
 };
 
 // cos/sin tables (P positions x head_dim / 2) of the model's RoPE, with its rope_theta and llama3 scaling.

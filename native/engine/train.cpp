@@ -348,10 +348,16 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
       throw Error(o.train_tokens + ": " + e.what());
     }
   }
+  if (!o.continue_state.empty() && o.resume) throw Error("continue_state and resume exclude each other");
   const std::vector<Step> plan = make_plan(tf, o, train_units);
   if (plan.empty()) throw Error(o.train_tokens + ": no non-empty training examples");
-  const int64_t total_steps = static_cast<int64_t>(plan.size());
-  const int64_t warmup = warmup_steps(o.warmup_ratio, total_steps);
+  // Continuing (continue_state): this run's steps come after `base` steps done by earlier runs; plan[k - base].
+  int64_t base = 0;
+  int64_t total_steps = static_cast<int64_t>(plan.size());
+  // the schedule's length: schedule_steps when given (a step-wise run), else the run's own steps
+  auto schedule_of = [&o](int64_t total) { return std::max<int64_t>(o.schedule_steps, total); };
+  int64_t schedule_total = schedule_of(total_steps);
+  int64_t warmup = warmup_steps(o.warmup_ratio, schedule_total);
   std::vector<int> steps_in_epoch(o.n_epochs, 0), first_step_of_epoch(o.n_epochs, 0);
   for (const Step& s : plan) steps_in_epoch[s.epoch]++;
   for (int e = 1; e < o.n_epochs; ++e) first_step_of_epoch[e] = first_step_of_epoch[e - 1] + steps_in_epoch[e - 1];
@@ -448,6 +454,20 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     }
   }
 
+  if (!o.continue_state.empty()) {
+    TrainState saved;
+    read_state(o.continue_state, o.full, saved, params, adam_m.data(), adam_v.data(), n_params);
+    base = static_cast<int64_t>(saved.step);
+    st.step = saved.step;
+    st.tokens_seen = saved.tokens_seen;
+    st.elapsed_s = saved.elapsed_s;
+    st.micro_cursor = saved.micro_cursor;
+    total_steps = base + static_cast<int64_t>(plan.size());
+    st.total_steps = total_steps;
+    schedule_total = schedule_of(total_steps);
+    warmup = warmup_steps(o.warmup_ratio, schedule_total);
+  }
+
   TrainResult result;
   result.total_steps = static_cast<int>(total_steps);
   int64_t last_ckpt_step = o.resume ? static_cast<int64_t>(st.step) : -1;
@@ -487,7 +507,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
         write_checkpoint(static_cast<int>(st.step), last_loss, last_acc, nullptr);
       break;
     }
-    const Step& step = plan[k];
+    const Step& step = plan[k - base];
     int64_t n_scored = 0;
     std::fill(gbuf, gbuf + n_params, 0.0f);
     LossStats ls;
@@ -521,7 +541,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
         ls.n_scored += s.n_scored;
       }
     }
-    const double lr = o.learning_rate * lr_lambda(o.lr_scheduler, k, warmup, total_steps);
+    const double lr = o.learning_rate * lr_lambda(o.lr_scheduler, k, warmup, schedule_total);
     double gnorm = 0;
     if (n_scored > 0) {  // a step without scored tokens has no gradient: no update (the schedule still advances)
       gnorm = clip_grad_norm(gbuf, n_params, o.max_grad_norm);
@@ -530,7 +550,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     }
     st.step = k + 1;
     st.tokens_seen += n_scored;
-    st.epoch = k + 1 < total_steps ? plan[k + 1].epoch : o.n_epochs;
+    st.epoch = k + 1 < total_steps ? plan[k + 1 - base].epoch : o.n_epochs;
     last_loss = n_scored > 0 ? ls.loss_sum / n_scored : 0.0;
     last_acc = n_scored > 0 ? static_cast<double>(ls.n_correct) / n_scored : 0.0;
     std::vector<std::pair<std::string, double>> metrics;
@@ -545,7 +565,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     Progress p;
     p.step = static_cast<int>(k + 1);
     p.total_steps = static_cast<int>(total_steps);
-    const int64_t done_in_epoch = k + 1 - first_step_of_epoch[step.epoch];
+    const int64_t done_in_epoch = k + 1 - base - first_step_of_epoch[step.epoch];
     p.epoch = step.epoch + static_cast<double>(done_in_epoch) / steps_in_epoch[step.epoch];
     p.train_loss = last_loss;
     p.train_mean_token_accuracy = last_acc;
@@ -594,7 +614,7 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     p.metrics = std::move(metrics);
     st.elapsed_s = elapsed_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     p.elapsed_s = st.elapsed_s;
-    const bool epoch_end = !last && plan[k + 1].epoch != step.epoch;
+    const bool epoch_end = !last && plan[k + 1 - base].epoch != step.epoch;
     if (!o.checkpoint_dir.empty() && !last &&
         ((o.checkpoint_every_steps > 0 && (k + 1) % o.checkpoint_every_steps == 0) ||
          (o.checkpoint_each_epoch && epoch_end)))
@@ -608,6 +628,8 @@ TrainResult train(const TrainOptions& o, const std::function<void(const Progress
     if (o.full) save_model(w, o.output_dir, o.model_dir);
     else save_peft_adapter(lora, o.output_dir, o.model_dir);
     result.output_dir = o.output_dir;
+    if (!o.save_state.empty())
+      write_file_atomic(o.save_state, state_bytes(st, o.full, params, adam_m.data(), adam_v.data(), n_params));
   }
   return result;
 }

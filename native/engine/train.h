@@ -53,6 +53,15 @@ struct TrainOptions {
   // state.bin reads back whole (magic, size, checksum) is used, an unreadable one is skipped, and when none is
   // readable the run starts again from step 0 (resumed_from_step = 0). Empty = the folder `latest` names.
   std::vector<std::string> resume_from;
+  // Step-wise training (a reinforcement job: each step's data is sampled by the policy the previous step left). A run
+  // on one step's token file that continues the optimizer where an earlier run stopped: continue_state is the
+  // state.bin that run wrote to save_state (trainable parameters, AdamW moments, step, data cursor; its options
+  // fingerprint is not checked, the data differ by design). Step numbers, the Adam bias correction and the
+  // schedule go on from its step; schedule_steps is the length of the whole schedule (0 = this run's steps).
+  // The reference (beta > 0) is still the model as the first run started (the base for a fresh adapter).
+  std::string continue_state;  // "" = start from the adapter init (or init_adapter_dir)
+  std::string save_state;      // "" = none; else state.bin written here (atomically) when the run ends uncancelled
+  int schedule_steps = 0;
 
   // What is optimised: "sft" (the token-mean CE above) or a preference objective (objectives/preference.h) on a
   // token file of whole sequences; those need packing off, and their reference log-probs are computed once per run,

@@ -18,6 +18,7 @@ void validate_grpo(const ObjectiveOptions& o) {
   if (!(o.epsilon > 0 && o.epsilon < 1)) throw Error("objective.epsilon must be in (0, 1)");
   if (!(o.beta >= 0) || !std::isfinite(o.beta)) throw Error("objective.beta must be >= 0 for grpo");
   if (o.max_completion_length < 1) throw Error("objective.max_completion_length must be positive");
+  if (!(o.temperature > 0) || !std::isfinite(o.temperature)) throw Error("objective.temperature must be positive");
   for (double r : o.rewards)
     if (!std::isfinite(r)) throw Error("objective.rewards must be finite numbers");
 }
@@ -141,6 +142,7 @@ void GrpoObjective::compute_reference(Llama& m, const TokenFile& tf, int slot) {
                 std::to_string(tf.size()) + " rows");
   ref_[slot].assign(tf.size(), {});
   if (o_.beta == 0) return;  // TRL skips the reference model when beta is 0
+  const LogitScale at_temperature(m, 1.0 / o_.temperature);
   const size_t n_units = units(tf);
   for (uint32_t u = 0; u < n_units; ++u) {
     SeqBatch sb = batch(tf, {u});
@@ -178,6 +180,7 @@ double GrpoObjective::micro_step(Llama& m, const TokenFile& tf, int slot, const 
                                  int64_t* scored_tokens) {
   SeqBatch sb = batch(tf, units);
   const int T = sb.b.T;
+  const LogitScale at_temperature(m, 1.0 / o_.temperature);
   llama_forward(m, sb.b, drop);
   ce_.assign(sb.b.ids.size(), 0.0f);
   llama_token_ce(m, sb.b, ce_.data(), nullptr);

@@ -14,7 +14,8 @@
 //   aggregation over the completion tokens M: grpo mean_i(sum_t l M / sum_t M); bnpo sum l M / sum M (micro-batch);
 //               dr_grpo sum l M / (rows * max_completion_length); dapo sum l M / (completion tokens of the whole
 //               step); grpo, bnpo and dr_grpo are also divided by the micro-batches of the step (accumulation).
-// Log-probs are those of the model at temperature 1 (TRL divides the logits by its sampling temperature first).
+// Log-probs are those of logits / temperature (ObjectiveOptions::temperature, the sampling temperature), as TRL
+// divides the logits by its sampling temperature before the log-softmax, for the policy and the reference alike.
 #pragma once
 
 #include <cstdint>

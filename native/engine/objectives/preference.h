@@ -52,6 +52,7 @@ struct ObjectiveOptions {
   int max_completion_length = 256;      // dr_grpo's normaliser
   std::string scale_rewards = "group";  // group | batch | none
   std::vector<double> rewards;          // per row of the train token file
+  double temperature = 1.0;             // the sampling temperature: log-probs of logits / temperature (TRL)
 };
 
 // Throws tk::Error naming the field when the options are inconsistent.

@@ -146,15 +146,24 @@ describe('reinforcement job creation', () => {
     expect(hosted.message).toMatch(/gpt-4o-mini-2024-07-18.*reinforcement/);
     const sft = await badRequest(openai.fineTuning.jobs.create({ model: 'o4-mini', training_file }));
     expect(sft.message).toMatch(/o4-mini.*'supervised'/);
-    // A valid reinforcement job is refused, visibly, until the rollout loop exists.
-    const valid = await badRequest(
+    // Full fine-tuning is not a reinforcement option here (the rollouts sample from the adapter being trained).
+    const full = await badRequest(
       openai.fineTuning.jobs.create({
         model: 'o4-mini-2025-04-16',
         training_file,
         method: { type: 'reinforcement', reinforcement: { grader: exact } },
-      }),
+        training_type: { type: 'full' },
+      } as Parameters<typeof openai.fineTuning.jobs.create>[0]),
     );
-    expect(valid).toMatchObject({ param: 'method.type', code: 'unsupported_method' });
-    expect(valid.message).toMatch(/rollout loop/);
+    expect(full).toMatchObject({ param: 'training_type', code: 'unsupported_method' });
+    // A valid reinforcement job is accepted, its method echoed (it trains: test/e2e/rft.test.ts).
+    const valid = await openai.fineTuning.jobs.create({
+      model: 'o4-mini-2025-04-16',
+      training_file,
+      method: { type: 'reinforcement', reinforcement: { grader: exact } },
+    });
+    expect(valid.status).toBe('validating_files');
+    expect(valid.method?.reinforcement?.grader).toMatchObject(exact);
+    await openai.fineTuning.jobs.cancel(valid.id);
   });
 });

@@ -561,6 +561,17 @@ export const FineTuningJobCheckpointMetricsSchema = z
     valid_mean_token_accuracy: z.number().optional(),
     full_valid_loss: z.number().optional(),
     full_valid_mean_token_accuracy: z.number().optional(),
+    train_reward_mean: z
+      .number()
+      .optional()
+      .describe('Reinforcement jobs: the mean train reward of the step.'),
+    valid_reward_mean: z
+      .number()
+      .optional()
+      .describe(
+        'Reinforcement jobs: the mean validation reward (the best three checkpoints by it are kept).',
+      ),
+    full_valid_mean_reward: z.number().optional().describe('Reinforcement jobs: as valid_reward_mean.'),
   })
   .meta({ id: 'FineTuningJobCheckpointMetrics', description: 'Metrics at the checkpoint step.' });
 

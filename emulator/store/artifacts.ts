@@ -90,6 +90,22 @@ export class SqliteCheckpointRepo implements CheckpointRepo {
     }
     return pageWithIds(rows.slice(0, query.limit).map(toCheckpoint), rows.length > query.limit);
   }
+
+  remove(projectId: string, jobId: string, step: number): { adapterId: string | null } | undefined {
+    return this.db.transaction(() => {
+      const row = prepared(this.db, 'SELECT adapter_id FROM checkpoints WHERE job_id = ? AND step = ?').get(
+        jobId,
+        step,
+      ) as { adapter_id: string | null } | undefined;
+      if (!row) return undefined;
+      prepared(this.db, 'DELETE FROM checkpoints WHERE job_id = ? AND step = ?').run(jobId, step);
+      prepared(
+        this.db,
+        'UPDATE models SET deleted = 1 WHERE project_id = ? AND job_id = ? AND checkpoint_step = ?',
+      ).run(projectId, jobId, step);
+      return { adapterId: row.adapter_id };
+    })();
+  }
 }
 
 interface AdapterRow {

@@ -204,6 +204,11 @@ export interface CheckpointRepo {
   insert(checkpoint: NewCheckpoint): FineTuningJobCheckpoint;
   /** Newest (highest step) first. */
   list(projectId: string, jobId: string, query: CursorQuery): PageWithIds<FineTuningJobCheckpoint>;
+  /**
+   * Drops a listed checkpoint (a reinforcement job keeps its best three): its row, and its model name (deleted).
+   * Returns its adapter's id (for the caller to delete), or undefined when there was no such checkpoint.
+   */
+  remove(projectId: string, jobId: string, step: number): { adapterId: string | null } | undefined;
 }
 
 // ------------------------------------------------------------------------------------------- adapters

@@ -354,6 +354,26 @@ function registerCheckpoint(
   });
 }
 
+/** A reinforcement job keeps the listed checkpoints with the highest valid_reward_mean, as the hosted service. */
+const RFT_KEPT_CHECKPOINTS = 3;
+
+/**
+ * Drops the job's listed checkpoints beyond the `keep` best by `valid_reward_mean` (`train_reward_mean` without a
+ * validation file; of equal ones the older goes), with their model names and adapters.
+ */
+function keepBestCheckpoints(store: Store, record: JobRecord, keep: number): void {
+  const listed = store.checkpoints.list(record.projectId, record.job.id, { limit: 100 }).data;
+  const score = (metrics: Record<string, unknown>) =>
+    Number(metrics.valid_reward_mean ?? metrics.train_reward_mean ?? Number.NEGATIVE_INFINITY);
+  const ranked = [...listed].sort(
+    (a, b) => score(b.metrics) - score(a.metrics) || b.step_number - a.step_number,
+  );
+  for (const dropped of ranked.slice(keep)) {
+    const removed = store.checkpoints.remove(record.projectId, record.job.id, dropped.step_number);
+    if (removed?.adapterId) store.adapters.delete(record.projectId, removed.adapterId);
+  }
+}
+
 function checkpointMetrics(p: EngineProgress) {
   return {
     step: p.step,
@@ -456,6 +476,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     stepEvents: () => NewEvent[],
     listed: () => boolean,
     listing: () => { step: number; metrics: Record<string, number> },
+    afterListing?: () => void,
   ) => {
     const events: NewEvent[] = [];
     if (p.resumedFromStep >= 0) {
@@ -485,6 +506,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
             listing(),
             adapterOrModelDir(p.checkpointPath, settings.full),
           );
+          afterListing?.();
         }
       });
     try {
@@ -519,6 +541,7 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
       () => [rftMetricsEvent(p, rftGrader(record.job)), ...(samples ? [samples] : [])],
       () => p.valid !== undefined || p.step % (settings.rft as RftSettings).evalInterval === 0,
       () => ({ step: p.step, metrics: rftCheckpointMetrics(p) }),
+      () => keepBestCheckpoints(store, running, RFT_KEPT_CHECKPOINTS),
     );
   };
   const child = new Child(ctx.entry, (message) => {

@@ -6,7 +6,7 @@
  * step, and `/fine_tuning/alpha/graders/run` gives a recorded sample the reward it got in training. A row that does
  * not end with a user message fails the job naming its line.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
@@ -147,7 +147,97 @@ describe('reinforcement fine-tuning through the openai SDK', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(9);
-  });
+  }, 240_000);
+
+  it('pause and resume reproduce the uninterrupted run; the best three validation checkpoints are kept', async () => {
+    const rows = (n: number, offset: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        messages: [{ role: 'user', content: `Question ${i + offset}?` }],
+        answer: TARGET,
+      }));
+    const training = await upload(rows(12, 0), 'rft-train.jsonl');
+    const validation = await upload(rows(4, 100), 'rft-valid.jsonl');
+    const params = {
+      model: BUILTIN_MODEL,
+      training_file: training.id,
+      validation_file: validation.id,
+      seed: 5,
+      method: {
+        type: 'reinforcement' as const,
+        reinforcement: {
+          grader,
+          hyperparameters: {
+            batch_size: 4,
+            n_epochs: 4,
+            eval_interval: 2,
+            ...({ num_generations: 2, max_completion_tokens: 4 } as object),
+          },
+        },
+      },
+    };
+    const whole = await finished((await openai.fineTuning.jobs.create(params)).id);
+    expect(whole.status, JSON.stringify(whole.error)).toBe('succeeded');
+
+    const paused = await openai.fineTuning.jobs.create(params);
+    for (let i = 0; ; i++) {
+      const page = await openai.fineTuning.jobs.listEvents(paused.id, { limit: 100 });
+      if (page.data.some((e) => e.type === 'metrics' && (e.data as { step: number }).step >= 3)) break;
+      if (i > 2400) throw new Error('no step 3');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await openai.fineTuning.jobs.pause(paused.id);
+    for (let i = 0; ((await openai.fineTuning.jobs.retrieve(paused.id)).status as string) !== 'paused'; i++) {
+      if (i > 2400) throw new Error('not paused');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await openai.fineTuning.jobs.resume(paused.id);
+    const resumed = await finished(paused.id);
+    expect(resumed.status, JSON.stringify(resumed.error)).toBe('succeeded');
+
+    const metricsOf = async (id: string) => {
+      const out: Record<string, unknown>[] = [];
+      for await (const e of openai.fineTuning.jobs.listEvents(id, { limit: 100 }))
+        if (e.type === 'metrics') out.push(e.data as Record<string, unknown>);
+      return out.reverse();
+    };
+    // it really stopped mid-run and went on from a checkpoint
+    const messages: string[] = [];
+    for await (const e of openai.fineTuning.jobs.listEvents(resumed.id, { limit: 100 }))
+      messages.push(e.message);
+    const from = messages
+      .map((m) => /Resumed training from the checkpoint at step (\d+)/.exec(m)?.[1])
+      .find(Boolean);
+    expect(Number(from), messages.join('\n')).toBeGreaterThanOrEqual(3);
+    expect(Number(from)).toBeLessThan(12);
+    const [a, b] = [await metricsOf(whole.id), await metricsOf(resumed.id)];
+    expect(b.map((m) => m.step)).toEqual(a.map((m) => m.step));
+    expect(b.map((m) => [m.train_mean_reward, m.full_valid_mean_reward, m.loss])).toEqual(
+      a.map((m) => [m.train_mean_reward, m.full_valid_mean_reward, m.loss]),
+    );
+    // the same adapter bytes
+    const adapters = (await (
+      await fetch(`${emulator.url}/adapters?limit=100`, { headers: { authorization: 'Bearer rft-key' } })
+    ).json()) as { data: { id: string; fine_tuned_model: string }[] };
+    const bytes = (model: string | null) => {
+      const adapter = adapters.data.find((x) => x.fine_tuned_model === model);
+      expect(adapter, String(model)).toBeDefined();
+      return readFileSync(join(dataDir, 'adapters', adapter!.id, 'adapter_model.safetensors'));
+    };
+    expect(bytes(resumed.fine_tuned_model).equals(bytes(whole.fine_tuned_model))).toBe(true);
+
+    // validations at 2, 4, …, 12; listed checkpoints: the best three of 2…10 by valid reward, and the final model
+    const valid = new Map(a.filter((m) => m.full_valid_mean_reward !== undefined).map((m) => [m.step, m]));
+    expect([...valid.keys()]).toEqual([2, 4, 6, 8, 10, 12]);
+    const listed = (await openai.fineTuning.jobs.checkpoints.list(whole.id)).data;
+    const intermediate = listed.filter((c) => c.step_number !== 12);
+    expect(intermediate).toHaveLength(3);
+    const kept = new Set(intermediate.map((c) => c.step_number));
+    const reward = (step: number) => valid.get(step)?.full_valid_mean_reward as number;
+    for (const c of intermediate)
+      expect((c.metrics as { valid_reward_mean?: number }).valid_reward_mean).toBe(reward(c.step_number));
+    for (const step of [2, 4, 6, 8, 10].filter((s) => !kept.has(s)))
+      for (const k of kept) expect(reward(k)).toBeGreaterThanOrEqual(reward(step));
+  }, 240_000);
 
   it('fails a job whose row does not end with a user message, naming the line', async () => {
     const rows = Array.from({ length: 10 }, (_, i) => ({

@@ -1,6 +1,7 @@
 // GRPO against TRL 1.13's GRPOTrainer._compute_loss (test/fixtures/grpo/make_grpo_fixtures.py): fixed prompts,
 // teacher-forced completions and fixed rewards on llama-tiny with its LoRA init; for each loss_type with beta 0 and
-// 0.1, the loss of both optimizer steps and the adapter after the second step match to 1e-4.
+// 0.1 (and two cases at sampling temperatures 0.7 and 1.5, which scale the logits of the log-probs), the loss of both
+// optimizer steps and the adapter after the second step match to 1e-4.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,8 @@ interface Fixture {
   cases: Array<{
     loss_type: NonNullable<ObjectiveOptions['grpoLossType']>;
     beta: number;
+    /** The sampling temperature (TRL divides the logits by it); 1 where absent. */
+    temperature?: number;
     losses: number[];
     lora: Record<string, { head: number[]; sum: number; norm: number }>;
   }>;
@@ -37,14 +40,15 @@ afterAll(() => tmp.remove());
 
 describe('grpo matches TRL GRPOTrainer', () => {
   for (const c of fixture.cases) {
-    it(`${c.loss_type}, beta ${c.beta}`, async () => {
+    const temperature = c.temperature ?? 1;
+    it(`${c.loss_type}, beta ${c.beta}, temperature ${temperature}`, async () => {
       const { meta } = fixture;
       const progress: TrainProgress[] = [];
       const result = await train(
         {
           modelDir: join(fixtures, 'llama-tiny', 'model'),
           initAdapterDir: join(fixtures, 'llama-tiny', 'lora_init'),
-          outputDir: join(tmp.path, `${c.loss_type}-${c.beta}`),
+          outputDir: join(tmp.path, `${c.loss_type}-${c.beta}-${temperature}`),
           trainTokens: tokens,
           batchSize: fixture.rows.length / meta.num_generations, // every group in one step, as the fixture
           nEpochs: 2,
@@ -61,6 +65,7 @@ describe('grpo matches TRL GRPOTrainer', () => {
             numGenerations: meta.num_generations,
             maxCompletionLength: meta.max_completion_length,
             rewards: fixture.rows.map((row) => row.reward),
+            temperature,
           },
         },
         (p) => progress.push(p),

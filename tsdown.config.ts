@@ -15,7 +15,7 @@ export default defineConfig([
     // The trainer and the inference process run in child processes the server forks (dist/trainer.js and
     // dist/inference.js beside dist/cli.js).
     entry: {
-      cli: 'emulator/cli.ts',
+      cli: 'cli/main.ts',
       trainer: 'emulator/worker/trainer-process.ts',
       inference: 'emulator/serving/inference-process.ts',
     },

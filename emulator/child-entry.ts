@@ -31,7 +31,7 @@ export function childEntry(callerUrl: string, name: string): ChildEntry {
  * Called first thing in a child process: it dies (SIGKILL) with the server that forked it. The kernel's parent-death
  * signal does it where there is one (Linux): it fires in the parent's exit path, so the child writes nothing after its
  * parent is gone, not even from an engine thread in the middle of a checkpoint. The IPC channel closing does it
- * everywhere, once the child's main thread notices.
+ * everywhere, once the child's main thread notices. SIGINT is ignored: the server stops its children itself.
  */
 export function tieToParent(): void {
   const parent = process.ppid;
@@ -41,5 +41,7 @@ export function tieToParent(): void {
     // The addon did not load (not built): the child's first engine call reports that; the channel still guards.
   }
   process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+  // Ctrl-C in a terminal reaches the whole process group; the server decides when its children stop.
+  process.on('SIGINT', () => {});
   if (process.send && !process.connected) process.kill(process.pid, 'SIGKILL');
 }

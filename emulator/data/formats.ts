@@ -249,28 +249,36 @@ const PARSERS: Record<DataFormat, (value: Record<string, unknown>, line: number)
   sharegpt: parseShareGpt,
 };
 
-/** The JSON object of every non-blank line, with its 1-based line number; `DataFormatError` at a bad line. */
-export function* jsonlRecords(text: string): Generator<{ line: number; record: Record<string, unknown> }> {
+/** The JSON object on one line (1-based `line`); `DataFormatError` when it is not one. */
+function jsonlRecord(raw: string, line: number): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (error) {
+    throw new DataFormatError(line, `invalid JSON (${(error as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DataFormatError(line, `expected a JSON object, got ${describe(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Each non-blank line's text with its 1-based line number. */
+function* jsonlLines(text: string): Generator<{ line: number; raw: string }> {
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const raw = (lines[i] as string).replace(/\r$/, '');
-    if (raw.trim() === '') continue;
-    const line = i + 1;
-    let value: unknown;
-    try {
-      value = JSON.parse(raw);
-    } catch (error) {
-      throw new DataFormatError(line, `invalid JSON (${(error as Error).message})`);
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new DataFormatError(line, `expected a JSON object, got ${describe(value)}`);
-    }
-    yield { line, record: value as Record<string, unknown> };
+    if (raw.trim() !== '') yield { line: i + 1, raw };
   }
 }
 
+/** The JSON object of every non-blank line, with its 1-based line number; `DataFormatError` at a bad line. */
+export function* jsonlRecords(text: string): Generator<{ line: number; record: Record<string, unknown> }> {
+  for (const { line, raw } of jsonlLines(text)) yield { line, record: jsonlRecord(raw, line) };
+}
+
 /** Which preference method a row is for, when it is one (a clear error for a supervised job). */
-function preferenceRowMethod(record: Record<string, unknown>): 'dpo' | 'kto' | undefined {
+export function preferenceRowMethod(record: Record<string, unknown>): 'dpo' | 'kto' | undefined {
   if ('preferred_output' in record || 'non_preferred_output' in record || 'chosen' in record) return 'dpo';
   if ('label' in record && ('output' in record || 'completion' in record)) return 'kto';
   return undefined;
@@ -278,35 +286,71 @@ function preferenceRowMethod(record: Record<string, unknown>): 'dpo' | 'kto' | u
 
 /** Parses JSONL text into examples; throws `DataFormatError` at the first bad line. */
 export function parseJsonl(text: string): { format: DataFormat | null; examples: Example[] } {
-  let format: DataFormat | null = null;
+  return scanJsonl(text, (problem) => {
+    throw problem;
+  });
+}
+
+/**
+ * Checks every line of a supervised JSONL text and returns each bad line's problem (what `tunekit files check`
+ * lists), with the format and the number of good examples. The format is fixed by the first line that has one.
+ */
+export function checkJsonl(text: string): {
+  format: DataFormat | null;
+  nExamples: number;
+  problems: DataFormatError[];
+} {
+  const problems: DataFormatError[] = [];
+  const { format, examples } = scanJsonl(text, (problem) => problems.push(problem));
+  return { format, nExamples: examples.length, problems };
+}
+
+function scanJsonl(
+  text: string,
+  onProblem: (problem: DataFormatError) => void,
+): { format: DataFormat | null; examples: Example[] } {
+  const state: { format: DataFormat | null } = { format: null };
   const examples: Example[] = [];
-  for (const { line, record } of jsonlRecords(text)) {
-    const preference = preferenceRowMethod(record);
-    if (preference) {
-      throw new DataFormatError(
-        line,
-        `the file holds ${preference === 'dpo' ? 'preference pairs' : 'kto rows (`label`)'}, which are for method ` +
-          `'${preference}'; method 'supervised' trains on chat examples {"messages": [...]}`,
-      );
+  for (const { line, raw } of jsonlLines(text)) {
+    try {
+      examples.push(parseLine(jsonlRecord(raw, line), line, state));
+    } catch (error) {
+      if (!(error instanceof DataFormatError)) throw error;
+      onProblem(error);
     }
-    const detected = detectFormat(record);
-    if (format === null) {
-      if (!detected) {
-        const keys = Object.keys(record);
-        throw new DataFormatError(
-          line,
-          'missing `messages`: expected a chat example {"messages": [...]} (or prompt/completion, Alpaca or ShareGPT)' +
-            (keys.length > 0 ? `; found keys ${keys.join(', ')}` : ''),
-        );
-      }
-      format = detected;
-    } else if (detected !== format) {
-      throw new DataFormatError(
-        line,
-        `missing ${FORMAT_KEYS[format]}: the file's first example uses the ${format} format`,
-      );
-    }
-    examples.push(PARSERS[format](record, line));
   }
-  return { format, examples };
+  return { format: state.format, examples };
+}
+
+function parseLine(
+  record: Record<string, unknown>,
+  line: number,
+  state: { format: DataFormat | null },
+): Example {
+  const preference = preferenceRowMethod(record);
+  if (preference) {
+    throw new DataFormatError(
+      line,
+      `the file holds ${preference === 'dpo' ? 'preference pairs' : 'kto rows (`label`)'}, which are for method ` +
+        `'${preference}'; method 'supervised' trains on chat examples {"messages": [...]}`,
+    );
+  }
+  const detected = detectFormat(record);
+  if (state.format === null) {
+    if (!detected) {
+      const keys = Object.keys(record);
+      throw new DataFormatError(
+        line,
+        'missing `messages`: expected a chat example {"messages": [...]} (or prompt/completion, Alpaca or ShareGPT)' +
+          (keys.length > 0 ? `; found keys ${keys.join(', ')}` : ''),
+      );
+    }
+    state.format = detected;
+  } else if (detected !== state.format) {
+    throw new DataFormatError(
+      line,
+      `missing ${FORMAT_KEYS[state.format]}: the file's first example uses the ${state.format} format`,
+    );
+  }
+  return PARSERS[state.format](record, line);
 }

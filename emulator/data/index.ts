@@ -9,5 +9,12 @@ export {
   prepareDataset,
 } from './dataset';
 export { type EncodedExample, encodeExample, IGNORE_INDEX } from './encode';
-export { type ChatMessage, type DataFormat, DataFormatError, type Example, parseJsonl } from './formats';
+export {
+  type ChatMessage,
+  checkJsonl,
+  type DataFormat,
+  DataFormatError,
+  type Example,
+  parseJsonl,
+} from './formats';
 export { ModelTokenizer, type RenderOptions, TokenizerLoadError } from './model-tokenizer';

@@ -32,9 +32,10 @@ export const TEXT = {
 
 /**
  * The `metrics` event of a step: `Step 3/100: training loss=1.23[, validation loss=…[, full validation loss=…]]`,
- * data keys in the order the hosted service sends them, plus tunekit's `learning_rate`.
+ * data keys in the order the hosted service sends them, plus tunekit's `learning_rate` and `tokens` (scored tokens
+ * of the step, known when the previous step's report was seen or at step 1).
  */
-export function metricsEvent(p: EngineProgress): NewEvent {
+export function metricsEvent(p: EngineProgress, previous?: EngineProgress): NewEvent {
   const data: Record<string, number> = { step: p.step, train_loss: p.trainLoss };
   let message = `Step ${p.step}/${p.totalSteps}: training loss=${p.trainLoss.toFixed(2)}`;
   if (p.hasValid) {
@@ -50,6 +51,8 @@ export function metricsEvent(p: EngineProgress): NewEvent {
   if (p.hasValid) data.valid_mean_token_accuracy = p.validMeanTokenAccuracy;
   if (p.isFullValid) data.full_valid_mean_token_accuracy = p.fullValidMeanTokenAccuracy;
   data.learning_rate = p.learningRate;
+  if (previous?.step === p.step - 1) data.tokens = p.tokensSeen - previous.tokensSeen;
+  else if (p.step === 1) data.tokens = p.tokensSeen;
   // dpo / kto: TRL's names (rewards/*, logps/*, ..., valid_ and full_valid_ prefixed)
   for (const [key, value] of Object.entries(p.metrics ?? {})) data[key] = value;
   if (p.metrics?.['rewards/margins'] !== undefined) {

@@ -524,10 +524,11 @@ export function startTraining(ctx: RunnerContext, record: JobRecord): ActiveRun 
     }
   };
   const onProgress = (p: EngineProgress) => {
+    const previous = lastProgress;
     lastProgress = p;
     recordStep(
       p,
-      () => [metricsEvent(p)],
+      () => [metricsEvent(p, previous)],
       () => plan.isListed(p.step, p.epoch),
       () => ({ step: p.step, metrics: checkpointMetrics(p) }),
     );

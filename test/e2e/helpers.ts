@@ -21,7 +21,7 @@ export function qaDataset(): string {
   return `${lines.join('\n')}\n`;
 }
 
-const CLI = fileURLToPath(new URL('../../emulator/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
 export interface EmulatorProcess {
   child: ChildProcess;

@@ -126,7 +126,10 @@ describe('a job on the built-in model', () => {
       'total_steps',
       'train_mean_token_accuracy',
       'learning_rate',
+      'tokens',
     ]);
+    // Scored tokens per step: every step trains on some.
+    for (const m of metrics) expect((m.data as { tokens: number }).tokens).toBeGreaterThan(0);
     const losses = metrics.map((m) => (m.data as { train_loss: number }).train_loss);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(mean(losses.slice(-6))).toBeLessThan(mean(losses.slice(0, 6)) - 0.5);
@@ -203,6 +206,7 @@ describe('a job on the built-in model', () => {
       'valid_mean_token_accuracy',
       'full_valid_mean_token_accuracy',
       'learning_rate',
+      'tokens',
     ]);
   });
 });

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { builtinModelDir } from '../../../native/index';
-import { spawnEmulator } from '../../e2e/helpers';
+import { builtinModelDir } from '../../native/index';
+import { spawnEmulator } from '../e2e/helpers';
 
-const CLI = fileURLToPath(new URL('../../../emulator/cli.ts', import.meta.url));
+const CLI = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 const dirs: string[] = [];
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-cli-'));
@@ -28,16 +28,22 @@ function runCli(args: string[]) {
 describe('tunekit emulator', () => {
   it('refuses unknown flags and bad values with a clear message and exit code 2', () => {
     for (const [args, message] of [
-      [['emulator', '--prot', '4100'], "Unknown option '--prot'"],
-      [['emulator', '--port', 'abc'], '--port must be an integer from 0 to 65535'],
-      [['emulator', '--workers', '0'], '--workers must be an integer from 1 to 64'],
-      [['emulator', 'extra'], 'Unexpected argument'],
+      [['emulator', '--prot', '4100'], "unknown option '--prot'\n(Did you mean --port?)"],
+      [
+        ['emulator', '--port', 'abc'],
+        "'--port <n>' argument 'abc' is invalid. expected an integer from 0 to 65535",
+      ],
+      [
+        ['emulator', '--workers', '0'],
+        "'--workers <n>' argument '0' is invalid. expected an integer from 1 to 64",
+      ],
+      [['emulator', 'extra'], "too many arguments for 'emulator'"],
       [['serve'], "unknown command 'serve'"],
     ] as const) {
       const result = runCli([...args]);
       expect(result.status, args.join(' ')).toBe(2);
       expect(result.stderr).toContain(message);
-      expect(result.stderr).toContain('Usage: tunekit emulator');
+      expect(result.stderr).toContain(args[0] === 'emulator' ? 'Usage: tunekit emulator' : 'Usage: tunekit');
       expect(result.stdout).toBe('');
     }
   });

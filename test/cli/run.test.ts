@@ -8,6 +8,7 @@ import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  BIN,
   json,
   ROOT,
   removeTempDirs,
@@ -192,9 +193,9 @@ describe('tunekit run', () => {
       // util-linux `script` gives the command a pseudo-terminal; its output is what the terminal received.
       const child = spawn(
         'script',
-        ['-qefc', `stty cols 160 rows 24; "${process.execPath}" dist/cli.js run "${config}"`, '/dev/null'],
+        ['-qefc', `stty cols 160 rows 24; "${process.execPath}" "${BIN}" run "${config}"`, '/dev/null'],
         {
-          cwd: ROOT,
+          cwd: work,
           env: { ...env, COLUMNS: '160' },
           stdio: ['pipe', 'pipe', 'pipe'],
         },

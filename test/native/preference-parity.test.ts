@@ -2,7 +2,8 @@
 // RPO and sigmoid_norm; KTOTrainer; CPOTrainer's SimPO; ORPOTrainer), against test/fixtures/preference (made by
 // test/fixtures/make_preference_fixtures.py): the loss and TRL's rewards/* and logps/* metrics at each of the 3
 // optimizer steps (and the gradient norm) within rtol 1e-4 + atol 1e-5, and the adapter after them within 1e-4
-// (max-norm relative error; 5e-4 for ipo, where TRL itself is only reproducible to 9.3e-5, see the generator).
+// (max-norm relative error), on whichever kernel path the CPU runs (AdamW eps 1e-4 keeps the comparison
+// well-conditioned: see ADAM_EPS in the generator).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,7 +80,7 @@ describe('parity with TRL', () => {
           lrScheduler: 'linear',
           weightDecay: 0.01,
           maxGradNorm: 1,
-          adamEps: 1e-6, // make_preference_fixtures.py ADAM_EPS
+          adamEps: 1e-4, // make_preference_fixtures.py ADAM_EPS
           threads: 2,
           objective,
         },
@@ -105,7 +106,7 @@ describe('parity with TRL', () => {
         expect(got, key).toBeDefined();
         worstAdapter = Math.max(worstAdapter, maxRelError(got!.data, t.data));
       }
-      errors.adapter = worstAdapter / c.adapter_tolerance; // max-norm relative error, 1e-4 but for ipo (cases.json)
+      errors.adapter = worstAdapter / c.adapter_tolerance; // max-norm relative error, 1e-4 (cases.json)
       // the report: worst relative error per group (loss, grad_norm, rewards/*, logps/*), and the adapter's
       const rel: Record<string, number> = {};
       for (const [k, step] of c.steps.entries()) {

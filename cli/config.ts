@@ -8,21 +8,52 @@
  *   num_epochs → n_epochs; micro_batch_size × gradient_accumulation_steps → batch_size (examples per optimizer
  *   step); learning_rate, lr_scheduler, warmup_ratio, weight_decay, max_grad_norm; warmup_steps → warmup_ratio
  *   over the run's steps; sequence_len → max_seq_length; sample_packing → packing; seed.
+ *   rl: dpo → method dpo, rl: kto → method kto (docs/preference.md), with beta (or Axolotl's rl_beta) and
+ *   kto_desirable_weight / kto_undesirable_weight → desirable_weight / undesirable_weight.
  *   Keys left out stay `auto`: the server chooses, as documented in docs/emulator.md.
  */
 import { z } from 'zod';
-import type { TrainingType } from '../src/index';
+import type { FineTuningMethod, TrainingType } from '../src/index';
 
+/** Dataset types of supervised runs. */
 export const DATASET_TYPES = ['chat_template', 'alpaca', 'sharegpt'] as const;
-export type DatasetType = (typeof DATASET_TYPES)[number];
+/** Axolotl's chat-template dataset types of `rl: dpo` (prompt messages + chosen / rejected answers). */
+export const DPO_DATASET_TYPES = ['chat_template.default', 'chat_template.argilla_chat'] as const;
+export type DatasetType = (typeof DATASET_TYPES)[number] | (typeof DPO_DATASET_TYPES)[number];
+
+/** Axolotl's `user_defined.default` type of `rl: dpo` and `rl: kto`: field names and Python-style formats. */
+const UserDefinedTypeSchema = z.strictObject({
+  field_prompt: z.string().min(1).optional(),
+  field_system: z.string().min(1).optional(),
+  field_chosen: z.string().min(1).optional(),
+  field_rejected: z.string().min(1).optional(),
+  field_completion: z.string().min(1).optional(),
+  field_label: z.string().min(1).optional(),
+  prompt_format: z.string().min(1).optional(),
+  chosen_format: z.string().min(1).optional(),
+  rejected_format: z.string().min(1).optional(),
+  completion_format: z.string().min(1).optional(),
+});
+export type UserDefinedType = z.infer<typeof UserDefinedTypeSchema>;
+
+/** The placeholders each user-defined format may use. */
+export const FORMAT_PLACEHOLDERS: Record<string, readonly string[]> = {
+  prompt_format: ['prompt', 'system'],
+  chosen_format: ['chosen'],
+  rejected_format: ['rejected'],
+  completion_format: ['completion'],
+};
 
 const DatasetSchema = z.strictObject({
   path: z.string().min(1),
-  type: z.enum(DATASET_TYPES),
+  type: z.union([z.enum([...DATASET_TYPES, ...DPO_DATASET_TYPES]), UserDefinedTypeSchema]),
   field_messages: z.string().min(1).optional(),
+  field_chosen: z.string().min(1).optional(),
+  field_rejected: z.string().min(1).optional(),
   message_property_mappings: z
     .strictObject({ role: z.string().min(1).optional(), content: z.string().min(1).optional() })
     .optional(),
+  roles: z.record(z.string().min(1), z.array(z.string().min(1))).optional(),
 });
 export type DatasetConfig = z.infer<typeof DatasetSchema>;
 
@@ -53,6 +84,9 @@ export const RunConfigSchema = z.strictObject({
   output_dir: z.string().min(1).optional(),
   rl: z.enum(['dpo', 'kto']).optional(),
   beta: z.number().gt(0).max(2).optional(),
+  rl_beta: z.number().gt(0).max(2).optional(),
+  kto_desirable_weight: z.number().positive().optional(),
+  kto_undesirable_weight: z.number().positive().optional(),
 });
 export type RunConfig = z.infer<typeof RunConfigSchema>;
 
@@ -119,6 +153,7 @@ function dottedPath(path: readonly PropertyKey[]): string {
 function keysAt(path: readonly PropertyKey[]): string[] {
   if (path.length === 0) return Object.keys(RunConfigSchema.shape);
   if (path.length === 2 && path[0] === 'datasets') return Object.keys(DatasetSchema.shape);
+  if (path.length === 3 && path[2] === 'type') return Object.keys(UserDefinedTypeSchema.shape);
   return Object.keys(DatasetSchema.shape.message_property_mappings.unwrap().shape);
 }
 
@@ -136,6 +171,20 @@ function configErrorOf(issue: z.core.$ZodIssue, raw: unknown): ConfigError {
   const where = dottedPath(issue.path);
   const value = valueAt(raw, issue.path);
   if (value === undefined) return new ConfigError(where, 'required key is missing');
+  if (issue.code === 'invalid_union' && issue.path.at(-1) === 'type') {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      // a user-defined type with a bad key or value: report that one
+      const inner = UserDefinedTypeSchema.safeParse(value);
+      if (!inner.success) {
+        const first = inner.error.issues[0] as z.core.$ZodIssue;
+        return configErrorOf({ ...first, path: [...issue.path, ...first.path] } as z.core.$ZodIssue, raw);
+      }
+    }
+    return new ConfigError(
+      where,
+      `expected one of ${[...DATASET_TYPES, ...DPO_DATASET_TYPES].join(', ')} or a mapping (Axolotl's user_defined type), got ${describeValue(value)}`,
+    );
+  }
   if (issue.code === 'invalid_value') {
     return new ConfigError(
       where,
@@ -188,9 +237,7 @@ export function parseRunConfig(raw: unknown): RunConfig {
   if (config.warmup_ratio !== undefined && config.warmup_steps !== undefined) {
     throw new ConfigError('warmup_steps', 'set either warmup_ratio or warmup_steps, not both');
   }
-  if (config.beta !== undefined && config.rl === undefined) {
-    throw new ConfigError('beta', "only allowed with 'rl: dpo' or 'rl: kto'");
-  }
+  checkPreferenceKeys(config);
   const types = new Set(config.datasets.map((d) => d.type === 'alpaca'));
   if (types.size > 1) {
     throw new ConfigError(
@@ -201,12 +248,102 @@ export function parseRunConfig(raw: unknown): RunConfig {
   return config;
 }
 
+/** Which dataset types a method reads, for messages. */
+function typesFor(rl: RunConfig['rl']): string {
+  if (rl === 'dpo') return `${DPO_DATASET_TYPES.join(', ')} or a user_defined mapping`;
+  if (rl === 'kto') return 'a user_defined mapping (field_prompt, field_completion, field_label, ...)';
+  return DATASET_TYPES.join(', ');
+}
+
+/** The rl keys, and each dataset's type and keys, fit the method (supervised, dpo or kto). */
+function checkPreferenceKeys(config: RunConfig): void {
+  const { rl } = config;
+  for (const key of ['beta', 'rl_beta'] as const) {
+    if (config[key] !== undefined && rl === undefined) {
+      throw new ConfigError(key, "only allowed with 'rl: dpo' or 'rl: kto'");
+    }
+  }
+  if (config.beta !== undefined && config.rl_beta !== undefined) {
+    throw new ConfigError('rl_beta', 'set either beta or rl_beta (the same setting), not both');
+  }
+  for (const key of ['kto_desirable_weight', 'kto_undesirable_weight'] as const) {
+    if (config[key] !== undefined && rl !== 'kto') throw new ConfigError(key, "only allowed with 'rl: kto'");
+  }
+  if (rl !== undefined && config.sample_packing) {
+    throw new ConfigError(
+      'sample_packing',
+      `not supported with 'rl: ${rl}' (preference rows are never packed)`,
+    );
+  }
+  config.datasets.forEach((dataset, i) => {
+    const at = (key: string) => `datasets[${i}].${key}`;
+    const { type } = dataset;
+    const userDefined = typeof type === 'object';
+    const fits =
+      rl === 'dpo'
+        ? userDefined || (DPO_DATASET_TYPES as readonly string[]).includes(type)
+        : rl === 'kto'
+          ? userDefined
+          : !userDefined && (DATASET_TYPES as readonly string[]).includes(type);
+    if (!fits) {
+      const shown = userDefined ? 'a user_defined mapping' : `'${type}'`;
+      throw new ConfigError(
+        at('type'),
+        `${shown} does not fit ${rl ? `'rl: ${rl}'` : 'supervised fine-tuning (no rl)'}; use ${typesFor(rl)}`,
+      );
+    }
+    const chatTemplateDpo = !userDefined && type.startsWith('chat_template.');
+    for (const key of ['field_chosen', 'field_rejected', 'roles'] as const) {
+      if (dataset[key] !== undefined && !chatTemplateDpo) {
+        throw new ConfigError(at(key), `only allowed with ${DPO_DATASET_TYPES.join(' or ')}`);
+      }
+    }
+    if (userDefined) checkUserDefined(type, rl as 'dpo' | 'kto', at('type'));
+  });
+}
+
+function checkUserDefined(type: UserDefinedType, rl: 'dpo' | 'kto', where: string): void {
+  const foreign =
+    rl === 'dpo'
+      ? (['field_completion', 'field_label', 'completion_format'] as const)
+      : (['field_chosen', 'field_rejected', 'chosen_format', 'rejected_format'] as const);
+  for (const key of foreign) {
+    if (type[key] !== undefined) throw new ConfigError(`${where}.${key}`, `not used by 'rl: ${rl}'`);
+  }
+  for (const [key, allowed] of Object.entries(FORMAT_PLACEHOLDERS)) {
+    const format = type[key as keyof UserDefinedType];
+    if (format === undefined) continue;
+    for (const name of placeholders(format)) {
+      if (!allowed.includes(name)) {
+        throw new ConfigError(
+          `${where}.${key}`,
+          `unknown placeholder {${name}}; it may use ${allowed.map((a) => `{${a}}`).join(', ')}`,
+        );
+      }
+    }
+  }
+}
+
+const PLACEHOLDER = /\{\{|\}\}|\{([^{}]*)\}/g;
+
+/** The `{name}` placeholders of a Python-style format (`{{` and `}}` are literal braces). */
+function placeholders(format: string): string[] {
+  return [...format.matchAll(PLACEHOLDER)].flatMap((m) => (m[1] === undefined ? [] : [m[1]]));
+}
+
+/** Fills a Python-style format (`str.format` with names only, as Axolotl's user_defined formats are). */
+export function fillFormat(format: string, values: Record<string, string>): string {
+  return format.replace(PLACEHOLDER, (match, name: string | undefined) =>
+    name === undefined ? (match[0] as string) : (values[name] ?? ''),
+  );
+}
+
 /** The job body without its files. */
 export type JobParams = {
   model: string;
   seed?: number;
   training_type?: TrainingType;
-  method: { type: 'supervised'; supervised: { hyperparameters: Record<string, number | string | boolean> } };
+  method: FineTuningMethod;
 };
 
 /**
@@ -214,12 +351,6 @@ export type JobParams = {
  * warmup_steps into warmup_ratio; that needs the epochs and the batch size to be set too.
  */
 export function toJobParams(config: RunConfig, nTrainingExamples: number): JobParams {
-  if (config.rl !== undefined) {
-    throw new ConfigError(
-      'rl',
-      `'rl: ${config.rl}' is not supported yet: the server tunekit talks to has no ${config.rl} method (only supervised fine-tuning)`,
-    );
-  }
   const hyperparameters: Record<string, number | string | boolean> = {};
   const batchSize =
     config.micro_batch_size !== undefined || config.gradient_accumulation_steps !== undefined
@@ -244,11 +375,7 @@ export function toJobParams(config: RunConfig, nTrainingExamples: number): JobPa
   if (config.weight_decay !== undefined) hyperparameters.weight_decay = config.weight_decay;
   if (config.max_grad_norm !== undefined) hyperparameters.max_grad_norm = config.max_grad_norm;
   if (config.sequence_len !== undefined) hyperparameters.max_seq_length = config.sequence_len;
-  if (config.sample_packing !== undefined) hyperparameters.packing = config.sample_packing;
-  const params: JobParams = {
-    model: config.base_model,
-    method: { type: 'supervised', supervised: { hyperparameters } },
-  };
+  const params: JobParams = { model: config.base_model, method: methodOf(config, hyperparameters) };
   if (config.seed !== undefined) params.seed = config.seed;
   if (config.adapter === 'lora') {
     const lora: Extract<TrainingType, { type: 'lora' }> = { type: 'lora' };
@@ -262,4 +389,23 @@ export function toJobParams(config: RunConfig, nTrainingExamples: number): JobPa
     params.training_type = { type: 'full' };
   }
   return params;
+}
+
+/** supervised (with packing), dpo or kto (with beta and KTO's weights), around the shared hyperparameters. */
+function methodOf(config: RunConfig, shared: Record<string, number | string | boolean>): FineTuningMethod {
+  if (config.rl === undefined) {
+    const hyperparameters = { ...shared };
+    if (config.sample_packing !== undefined) hyperparameters.packing = config.sample_packing;
+    return { type: 'supervised', supervised: { hyperparameters } };
+  }
+  const hyperparameters: Record<string, number | string | boolean> = { ...shared };
+  const beta = config.beta ?? config.rl_beta;
+  if (beta !== undefined) hyperparameters.beta = beta;
+  if (config.rl === 'dpo') return { type: 'dpo', dpo: { hyperparameters } };
+  if (config.kto_desirable_weight !== undefined)
+    hyperparameters.desirable_weight = config.kto_desirable_weight;
+  if (config.kto_undesirable_weight !== undefined) {
+    hyperparameters.undesirable_weight = config.kto_undesirable_weight;
+  }
+  return { type: 'kto', kto: { hyperparameters } };
 }

@@ -51,7 +51,7 @@ export function prepareRun(configPath: string, outputOverride: string | undefine
     const config = parseRunConfig(raw);
     const configDir = dirname(resolve(configPath));
     requireDatasetFiles(config.datasets, configDir);
-    const rows = convertDatasets(config.datasets, configDir);
+    const rows = convertDatasets(config.datasets, configDir, config.rl);
     const { training, validation } = splitValidation(rows, config.val_set_size ?? 0);
     const params = toJobParams(config, training.length);
     const outputDir = resolve(outputOverride ?? config.output_dir ?? DEFAULT_OUTPUT_DIR);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MEMORIZE_QA } from '../memorize-qa';
 import {
   BIN,
   json,
@@ -129,6 +130,63 @@ describe('tunekit run', () => {
     expect(result.stdout).toBe('');
     expect(existsSync(join(output, 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(work, 'sharegpt-out'))).toBe(false);
+  });
+
+  it('runs rl: dpo (chat_template.default) and rl: kto (user_defined) as dpo and kto jobs', async () => {
+    const pairs = MEMORIZE_QA.slice(0, 10);
+    const wrong = (i: number) => (pairs[(i + 1) % pairs.length] as [string, string])[1];
+    writeFileSync(
+      join(work, 'pairs.jsonl'),
+      pairs
+        .map(([q, a], i) =>
+          JSON.stringify({ messages: [{ role: 'user', content: q }], chosen: a, rejected: wrong(i) }),
+        )
+        .join('\n'),
+    );
+    writeFileSync(
+      join(work, 'labelled.jsonl'),
+      pairs
+        .map(([q, a], i) => JSON.stringify({ question: q, answer: i % 2 ? a : wrong(i), ok: i % 2 === 1 }))
+        .join('\n'),
+    );
+    const common =
+      'base_model: tunekit-tiny-chat\nadapter: lora\nlora_r: 4\nnum_epochs: 1\nmicro_batch_size: 5\n';
+    writeFileSync(
+      join(work, 'dpo.yaml'),
+      `${common}rl: dpo\nbeta: 0.2\noutput_dir: ./dpo-out\ndatasets:\n  - path: pairs.jsonl\n    type: chat_template.default\n`,
+    );
+    writeFileSync(
+      join(work, 'kto.yaml'),
+      `${common}rl: kto\nkto_undesirable_weight: 1.5\noutput_dir: ./kto-out\ndatasets:\n  - path: labelled.jsonl\n` +
+        '    type:\n      field_prompt: question\n      field_completion: answer\n      field_label: ok\n' +
+        '      prompt_format: "Q: {prompt}\\nA:"\n      completion_format: " {completion}"\n',
+    );
+    type Out = {
+      job: { status: string; method: Record<string, { hyperparameters: Record<string, unknown> }> };
+    };
+    const dpo = await tunekit(['run', join(work, 'dpo.yaml'), '--json'], remote('dpo'));
+    expect(dpo.code, dpo.stderr).toBe(0);
+    const dpoJob = json<Out>(dpo).job;
+    expect(dpoJob.status).toBe('succeeded');
+    expect(dpoJob.method.type).toBe('dpo');
+    expect(dpoJob.method.dpo?.hyperparameters).toMatchObject({ beta: 0.2, batch_size: 5, n_epochs: 1 });
+    expect(existsSync(join(work, 'dpo-out', 'adapter_model.safetensors'))).toBe(true);
+    const kto = await tunekit(['run', join(work, 'kto.yaml'), '--json'], remote('kto'));
+    expect(kto.code, kto.stderr).toBe(0);
+    const ktoJob = json<Out>(kto).job;
+    expect(ktoJob.status).toBe('succeeded');
+    expect(ktoJob.method.kto?.hyperparameters).toMatchObject({ undesirable_weight: 1.5, batch_size: 5 });
+    expect(existsSync(join(work, 'kto-out', 'adapter_model.safetensors'))).toBe(true);
+    // A bad row after conversion stops before any upload, naming the source file and line.
+    writeFileSync(
+      join(work, 'pairs.jsonl'),
+      `${JSON.stringify({ messages: 'q', chosen: '', rejected: 'x' })}\n`,
+    );
+    const bad = await tunekit(['run', join(work, 'dpo.yaml')], remote('dpo-bad'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/pairs\.jsonl, line 1: .*empty/);
+    const files = json<{ data: unknown[] }>(await tunekit(['files', 'list', '--json'], remote('dpo-bad')));
+    expect(files.data).toEqual([]);
   });
 
   it('refuses an unknown key, a wrong type and a missing file with exit 2 before uploading anything', async () => {

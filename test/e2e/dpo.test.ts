@@ -2,8 +2,9 @@
  * Preference fine-tuning end to end through the official `openai` SDK: a DPO job (with RPO's NLL term) on the
  * built-in model learns to prefer the preferred answers of a memorisable set (the final full validation over the
  * training pairs: a positive log-ratio margin for >= 90 % of them; greedy answers move to the preferred ones), the
- * job echoes its method with resolved values and reports TRL's metrics; a bad preference row fails the job with its
- * code and line, and a dpo job on supervised rows fails with a clear validation error.
+ * job echoes its method with resolved values and reports TRL's metrics; a bad preference row (a missing or empty
+ * answer, a wrong role, invalid JSON, a kto row) fails the job with its code and line, and a dpo job on supervised
+ * rows fails with a clear validation error.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,6 +133,30 @@ describe('dpo through the openai SDK', () => {
         /Line 3: `preferred_output` message 1: role must be "assistant"/,
       ],
       [[...good.slice(0, 6), '{not json', ...good.slice(6)].join('\n'), /Line 7: invalid JSON/],
+      [
+        [
+          ...good.slice(0, 7),
+          good[7]!.replace(
+            /"preferred_output":\[\{"role":"assistant","content":"[^"]*"/,
+            '"preferred_output":[{"role":"assistant","content":""',
+          ),
+        ]
+          .concat(good.slice(8))
+          .join('\n'),
+        /Line 8: `preferred_output` message 1: `content` is empty/,
+      ],
+      [
+        [
+          ...good.slice(0, 9),
+          JSON.stringify({
+            input: { messages: [{ role: 'user', content: 'q' }] },
+            output: [{ role: 'assistant', content: 'a' }],
+            label: true,
+          }),
+          ...good.slice(9),
+        ].join('\n'),
+        /Line 10: this is a kto row \(`label`\); method 'dpo' trains on preference rows/,
+      ],
       [
         chatJsonl(QA),
         /Line 1: the file is in the fine-tune-chat format .* method 'dpo' trains on preference rows/,

@@ -13,8 +13,16 @@
  * Peak RSS is the max RSS of the process that trains (a child process here; the baselines report their own
  * ru_maxrss).
  *
- * Flags: --steps N (timed steps, default 8) --warmup N (default 2) --threads N (default 2) --runs N (default 3)
- * --no-baselines. TUNEKIT_CPU=portable|avx2|avx512 forces the engine's kernel path.
+ * --method dpo: preference training instead, against TRL 1.13's own DPOTrainer (bench/trl_dpo_bench.py, transformers
+ * + PEFT) on the same model and LoRA: 4 random pairs per step, each a 128-token prompt with a 128-token chosen and
+ * a 128-token rejected answer (8 sequences x 256 tokens per step, as the SFT workload), the sigmoid loss with beta
+ * 0.1, reference log-probs precomputed once before training on both sides (TRL's precompute_ref_log_probs; the
+ * engine always does), the same optimizer. TRL runs twice per round, with gradient checkpointing off (its fastest)
+ * and on (its default, its leanest); the speedup is against the faster TRL, the RSS ratio against the leaner.
+ * tokens/s counts every token of both sequences of each pair (prompt included), the same count on both sides.
+ *
+ * Flags: --method sft|dpo (default sft) --steps N (timed steps, default 8) --warmup N (default 2) --threads N
+ * (default 2) --runs N (default 3) --no-baselines. TUNEKIT_CPU=portable|avx2|avx512 forces the engine's kernel path.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +30,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { engineInfo, initModel, type TokenExample, train, writeTokenFile } from '../native/index';
+import {
+  engineInfo,
+  initModel,
+  type ObjectiveOptions,
+  type TokenExample,
+  train,
+  writeTokenFile,
+} from '../native/index';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,10 +55,16 @@ const workload = {
   targets: ['q', 'k', 'v', 'o'],
 };
 
+/** --method dpo: pairs per step and the token counts of each pair's prompt and answers (bench/trl_dpo_bench.py). */
+const dpoWorkload = { pairs: 4, promptLen: 128, completionLen: 128 };
+const DPO_OBJECTIVE: ObjectiveOptions = { method: 'dpo', beta: 0.1, lossTypes: ['sigmoid'] };
+
 interface Measurement {
   impl: string;
   tokensPerS: number;
   msPerStep: number;
+  /** CPU time (user + system, all threads) per step: less sensitive than wall time to a loaded host */
+  cpuMsPerStep?: number;
   gflops: number;
   peakRssMiB: number;
   note?: string;
@@ -81,10 +102,14 @@ interface ChildRequest {
   outDir: string;
   threads: number;
   steps: number;
+  /** dpo: the objective; batchSize is then in pairs */
+  objective?: ObjectiveOptions;
+  batchSize: number;
 }
 
 async function child(request: ChildRequest): Promise<void> {
   const elapsed: number[] = [];
+  const cpuUs = [process.cpuUsage()];
   const losses: number[] = [];
   const rssBeforeKiB = process.resourceUsage().maxRSS;
   const result = await train(
@@ -92,7 +117,7 @@ async function child(request: ChildRequest): Promise<void> {
       modelDir: request.modelDir,
       outputDir: request.outDir,
       trainTokens: request.tokens,
-      batchSize: workload.batch,
+      batchSize: request.batchSize,
       nEpochs: request.steps, // one batch per epoch: the same batch every step, as the baselines do
       maxSeqLen: workload.seq,
       learningRate: 2e-4,
@@ -102,15 +127,20 @@ async function child(request: ChildRequest): Promise<void> {
       lora: { r: workload.loraR, alpha: workload.loraAlpha, targets: workload.targets },
       threads: request.threads,
       seed: 0,
+      ...(request.objective && { objective: request.objective }),
     },
     (p) => {
       elapsed.push(p.elapsedS);
+      cpuUs.push(process.cpuUsage());
       losses.push(p.trainLoss);
     },
   );
   const stepMs = elapsed.map((t, i) => (t - (i === 0 ? 0 : elapsed[i - 1]!)) * 1000);
+  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+  const stepCpuMs = cpuUs.slice(1).map((u, i) => cpuMs(u) - cpuMs(cpuUs[i]!));
+  const maxRssKiB = process.resourceUsage().maxRSS;
   process.stdout.write(
-    `${JSON.stringify({ stepMs, losses, steps: result.steps, maxRssKiB: process.resourceUsage().maxRSS, rssBeforeKiB })}\n`,
+    `${JSON.stringify({ stepMs, stepCpuMs, losses, steps: result.steps, maxRssKiB, rssBeforeKiB })}\n`,
   );
 }
 
@@ -128,7 +158,31 @@ function randomExamples(n: number, seed: number): TokenExample[] {
   });
 }
 
-async function runTunekit(steps: number, warmup: number, threads: number, tmp: string): Promise<Measurement> {
+/** Pairs of random token rows: chosen then rejected, each prompt + answer, labels -100 on the prompt. */
+function randomPairs(seed: number): TokenExample[] {
+  const [one] = randomExamples(1, seed);
+  const ids = one!.inputIds; // a stream of random ids to cut rows from
+  const { pairs, promptLen, completionLen } = dpoWorkload;
+  let at = 0;
+  const take = (n: number) => Array.from({ length: n }, () => ids[at++ % ids.length]!);
+  const rows: TokenExample[] = [];
+  for (let i = 0; i < pairs; i += 1) {
+    const prompt = take(promptLen);
+    for (let side = 0; side < 2; side += 1) {
+      const answer = take(completionLen);
+      rows.push({ inputIds: [...prompt, ...answer], labels: [...prompt.map(() => -100), ...answer] });
+    }
+  }
+  return rows;
+}
+
+async function runTunekit(
+  method: Method,
+  steps: number,
+  warmup: number,
+  threads: number,
+  tmp: string,
+): Promise<Measurement> {
   const modelDir = join(tmp, 'model');
   await initModel({
     outDir: modelDir,
@@ -147,13 +201,16 @@ async function runTunekit(steps: number, warmup: number, threads: number, tmp: s
     seed: 0,
   });
   const tokens = join(tmp, 'train.tok');
-  await writeTokenFile(tokens, randomExamples(workload.batch, 1));
+  const dpo = method === 'dpo';
+  await writeTokenFile(tokens, dpo ? randomPairs(1) : randomExamples(workload.batch, 1));
   const request: ChildRequest = {
     modelDir,
     tokens,
     outDir: join(tmp, 'adapter'),
     threads,
     steps: steps + warmup,
+    batchSize: dpo ? dpoWorkload.pairs : workload.batch,
+    ...(dpo && { objective: DPO_OBJECTIVE }),
   };
   const run = spawnSync(
     process.execPath,
@@ -163,22 +220,32 @@ async function runTunekit(steps: number, warmup: number, threads: number, tmp: s
   if (run.status !== 0) throw new Error(`tunekit child failed (${run.status}): ${run.stderr}`);
   const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!) as {
     stepMs: number[];
+    stepCpuMs: number[];
     losses: number[];
     maxRssKiB: number;
     rssBeforeKiB: number;
   };
   const ms = median(out.stepMs.slice(warmup));
-  const tokensPerS = (workload.batch * workload.seq) / (ms / 1000);
+  const tokensPerS = tokensPerStep(method) / (ms / 1000);
   const first = out.losses[0]!;
   const last = out.losses.at(-1)!;
   return {
     impl: 'tunekit',
     tokensPerS,
     msPerStep: ms,
+    cpuMsPerStep: median(out.stepCpuMs.slice(warmup)),
     gflops: (flopPerToken() * tokensPerS) / 1e9,
     peakRssMiB: out.maxRssKiB / 1024,
     note: `loss ${first.toFixed(3)} -> ${last.toFixed(3)}; RSS before training ${(out.rssBeforeKiB / 1024).toFixed(0)} MiB (Node + tsx)`,
   };
+}
+
+type Method = 'sft' | 'dpo';
+
+/** Tokens through the model per optimizer step (dpo: both sequences of every pair, prompts included). */
+function tokensPerStep(method: Method): number {
+  const { pairs, promptLen, completionLen } = dpoWorkload;
+  return method === 'dpo' ? 2 * pairs * (promptLen + completionLen) : workload.batch * workload.seq;
 }
 
 function pythonBinary(): string {
@@ -193,26 +260,64 @@ function installHint(bench: string): string {
   );
 }
 
-function runBaseline(
-  python: string,
+/** A baseline script's command line (after the interpreter): the workload, its LoRA, the steps. */
+interface Baseline {
+  impl: string;
+  script: string;
+  args: string[];
+}
+
+function baselines(
+  method: Method,
   bench: string,
-  script: string,
-  impl: string,
   steps: number,
   warmup: number,
   threads: number,
-): Measurement | string {
-  const common = ['--config', 'stories15m', '--batch', String(workload.batch), '--seq', String(workload.seq)];
+): Baseline[] {
   const lora = ['--lora-r', String(workload.loraR), '--targets', workload.targets.join(','), '--json'];
-  const stepArgs =
-    script === 'hf_peft_bench.py'
-      ? ['--steps', String(steps), '--warmup', String(warmup)]
-      : ['--steps', String(steps + warmup)];
-  const run = spawnSync(
-    python,
-    [join(bench, script), ...common, '--threads', String(threads), ...lora, ...stepArgs],
-    { encoding: 'utf8', maxBuffer: 1 << 24 },
-  );
+  const common = ['--threads', String(threads), ...lora];
+  if (method === 'dpo') {
+    const { pairs, promptLen, completionLen } = dpoWorkload;
+    const dpo = [
+      ...common,
+      ...['--pairs', String(pairs), '--prompt-len', String(promptLen)],
+      ...['--completion-len', String(completionLen), '--steps', String(steps), '--warmup', String(warmup)],
+    ];
+    const script = join(root, 'bench', 'trl_dpo_bench.py');
+    return [
+      { impl: 'trl-dpo', script, args: dpo },
+      { impl: 'trl-dpo-gc', script, args: [...dpo, '--gradient-checkpointing'] },
+    ];
+  }
+  const sft = [
+    '--config',
+    'stories15m',
+    '--batch',
+    String(workload.batch),
+    '--seq',
+    String(workload.seq),
+    ...common,
+  ];
+  return [
+    {
+      impl: 'hf-transformers+peft',
+      script: join(bench, 'hf_peft_bench.py'),
+      args: [...sft, '--steps', String(steps), '--warmup', String(warmup)],
+    },
+    {
+      impl: 'pytorch-eager',
+      script: join(bench, 'torch_lora_bench.py'),
+      args: [...sft, '--steps', String(steps + warmup)],
+    },
+  ];
+}
+
+function runBaseline(python: string, bench: string, { impl, script, args }: Baseline): Measurement | string {
+  const run = spawnSync(python, [script, ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+    env: { ...process.env, TQDM_DISABLE: '1' },
+  });
   if (run.error) return `${impl}: cannot run ${python} (${run.error.message}); ${installHint(bench)}`;
   if (run.status !== 0) {
     const missing = /ModuleNotFoundError: No module named '([^']+)'/.exec(run.stderr)?.[1];
@@ -228,18 +333,21 @@ function runBaseline(
   const r = JSON.parse(json) as {
     tokens_per_s: number;
     ms_per_step: number;
-    gflops: number;
+    cpu_ms_per_step?: number;
+    gflops?: number;
     peak_rss_mb?: number;
     peak_rss_mib?: number;
     torch?: string;
+    trl?: string;
   };
   return {
     impl,
     tokensPerS: r.tokens_per_s,
     msPerStep: r.ms_per_step,
-    gflops: r.gflops,
+    ...(r.cpu_ms_per_step !== undefined && { cpuMsPerStep: r.cpu_ms_per_step }),
+    gflops: r.gflops ?? (flopPerToken() * r.tokens_per_s) / 1e9,
     peakRssMiB: r.peak_rss_mib ?? r.peak_rss_mb ?? Number.NaN,
-    note: `torch ${r.torch ?? '?'}`,
+    note: `torch ${r.torch ?? '?'}${r.trl ? `, trl ${r.trl}` : ''}`,
   };
 }
 
@@ -273,13 +381,19 @@ function medianPeaks(all: Peaks[]): Peaks {
 function medianMeasurement(runs: Measurement[]): Measurement {
   const ms = median(runs.map((r) => r.msPerStep));
   const m = runs.find((r) => r.msPerStep === ms) ?? runs[0]!;
+  const cpu = runs.every((r) => r.cpuMsPerStep !== undefined)
+    ? median(runs.map((r) => r.cpuMsPerStep!))
+    : undefined;
   return {
     ...m,
     msPerStep: ms,
+    cpuMsPerStep: cpu,
     tokensPerS: median(runs.map((r) => r.tokensPerS)),
     gflops: median(runs.map((r) => r.gflops)),
     peakRssMiB: Math.max(...runs.map((r) => r.peakRssMiB)),
-    note: `${m.note ?? ''}; ${runs.length} runs: ${runs.map((r) => r.tokensPerS.toFixed(0)).join(', ')} tokens/s`,
+    note:
+      `${m.note ?? ''}; ${runs.length} runs: ${runs.map((r) => r.tokensPerS.toFixed(0)).join(', ')} tokens/s` +
+      (cpu === undefined ? '' : `; CPU ${cpu.toFixed(0)} ms/step`),
   };
 }
 
@@ -310,6 +424,7 @@ async function main(): Promise<void> {
       warmup: { type: 'string', default: '2' },
       threads: { type: 'string', default: '2' },
       runs: { type: 'string', default: '3' },
+      method: { type: 'string', default: 'sft' },
       'no-baselines': { type: 'boolean', default: false },
     },
   });
@@ -318,6 +433,8 @@ async function main(): Promise<void> {
   const warmup = Number(values.warmup);
   const threads = Number(values.threads);
   const nRuns = Number(values.runs);
+  if (values.method !== 'sft' && values.method !== 'dpo') throw new Error('--method must be sft or dpo');
+  const method: Method = values.method;
   if (
     ![steps, warmup, threads, nRuns].every((n) => Number.isInteger(n) && n >= 0) ||
     steps < 1 ||
@@ -328,9 +445,15 @@ async function main(): Promise<void> {
   const engine = engineInfo();
 
   const fpt = flopPerToken();
+  const { pairs, promptLen, completionLen } = dpoWorkload;
+  const shape =
+    method === 'dpo'
+      ? `DPO (sigmoid, beta 0.1, reference log-probs precomputed): ${pairs} pairs/step of a ${promptLen}-token ` +
+        `prompt + ${completionLen}-token chosen and rejected answers (${tokensPerStep(method)} tokens/step)`
+      : `B=${workload.batch} T=${workload.seq}`;
   console.log(
     `workload stories15m: dim ${workload.dim}, ${workload.layers} layers, ${workload.heads} heads, vocab ${workload.vocab} ` +
-      `(untied), B=${workload.batch} T=${workload.seq}, LoRA r=${workload.loraR} alpha=${workload.loraAlpha} on ` +
+      `(untied), ${shape}, LoRA r=${workload.loraR} alpha=${workload.loraAlpha} on ` +
       `${workload.targets.join(',')}, ${threads} threads, ${steps} timed steps after ${warmup} warm-up, ` +
       `${nRuns} alternating runs per implementation`,
   );
@@ -340,13 +463,11 @@ async function main(): Promise<void> {
   const bench = process.env.TUNEKIT_BENCH_DIR ?? resolve(root, '..', 'shared', 'bench');
   const python = pythonBinary();
   const problems: string[] = [];
-  const baselineScripts = [
-    ['hf_peft_bench.py', 'hf-transformers+peft'],
-    ['torch_lora_bench.py', 'pytorch-eager'],
-  ] as const;
-  if (!values['no-baselines'] && !existsSync(bench))
+  // the SFT baselines live in the shared bench folder, the DPO one in this repository
+  const needsBench = method === 'sft';
+  if (!values['no-baselines'] && needsBench && !existsSync(bench))
     problems.push(`baselines: ${bench} not found (set TUNEKIT_BENCH_DIR)`);
-  const runBaselines = !values['no-baselines'] && existsSync(bench);
+  const runBaselines = !values['no-baselines'] && (!needsBench || existsSync(bench));
 
   const ours: Measurement[] = [];
   const peaks: Peaks[] = [];
@@ -357,14 +478,14 @@ async function main(): Promise<void> {
       console.log(`run ${run}/${nRuns}: peaks ...`);
       peaks.push(measurePeaks(threads));
       console.log(`run ${run}/${nRuns}: tunekit ...`);
-      ours.push(await runTunekit(steps, warmup, threads, tmp));
+      ours.push(await runTunekit(method, steps, warmup, threads, tmp));
       if (!runBaselines) continue;
-      for (const [script, impl] of baselineScripts) {
-        console.log(`run ${run}/${nRuns}: ${impl} (${python} ${script}) ...`);
-        const r = runBaseline(python, bench, script, impl, steps, warmup, threads);
+      for (const baseline of baselines(method, bench, steps, warmup, threads)) {
+        console.log(`run ${run}/${nRuns}: ${baseline.impl} (${python} ${baseline.script}) ...`);
+        const r = runBaseline(python, bench, baseline);
         if (typeof r === 'string') {
           if (run === 1) problems.push(r);
-        } else theirs.set(impl, [...(theirs.get(impl) ?? []), r]);
+        } else theirs.set(baseline.impl, [...(theirs.get(baseline.impl) ?? []), r]);
       }
     }
   } finally {
@@ -376,7 +497,7 @@ async function main(): Promise<void> {
   const isaPeak = peak.fma_peak_gflops[path] ?? Number.NaN;
   const widestIsa = Object.keys(peak.fma_peak_gflops).at(-1);
   const us = medianMeasurement(ours);
-  const baselines = [...theirs.values()].map(medianMeasurement);
+  const medians = [...theirs.values()].map(medianMeasurement);
   console.log('');
   console.log(
     `peaks (median of ${peaks.length}, measured in this run, ${threads} threads): register FMA ` +
@@ -388,7 +509,7 @@ async function main(): Promise<void> {
         .join(', ')} GFLOP/s`,
   );
   console.log(`"% of peak" below: of the ${path} register FMA peak (${isaPeak.toFixed(1)} GFLOP/s)`);
-  printTable([us, ...baselines], isaPeak);
+  printTable([us, ...medians], isaPeak);
   for (const p of problems) console.log(`note: ${p}`);
   console.log(
     `tunekit (${path}): ${((100 * us.gflops) / isaPeak).toFixed(1)}% of the ${path} FMA peak` +
@@ -397,13 +518,30 @@ async function main(): Promise<void> {
         : '') +
       `, ${((100 * us.gflops) / (peak.sgemm_gflops[path] ?? Number.NaN)).toFixed(1)}% of ${path} sustained sgemm`,
   );
-  if (baselines.length === 0) {
+  const against = method === 'dpo' ? 'trl' : 'pytorch';
+  if (medians.length === 0) {
     console.log(
-      `speedup vs pytorch: unavailable (no baseline ran${values['no-baselines'] ? ': --no-baselines' : ''})`,
+      `speedup vs ${against}: unavailable (no baseline ran${values['no-baselines'] ? ': --no-baselines' : ''})`,
     );
     return;
   }
-  const fastest = baselines.reduce((a, b) => (b.tokensPerS > a.tokensPerS ? b : a));
+  const fastest = medians.reduce((a, b) => (b.tokensPerS > a.tokensPerS ? b : a));
+  if (method === 'dpo') {
+    // throughput against TRL's faster configuration, memory against its leaner one
+    const leanest = medians.reduce((a, b) => (b.peakRssMiB < a.peakRssMiB ? b : a));
+    console.log(
+      `tunekit DPO: ${(us.tokensPerS / fastest.tokensPerS).toFixed(2)}x the tokens/s and steps/s of ${fastest.impl} ` +
+        `(target >= 1.6x), peak RSS ${(us.peakRssMiB / leanest.peakRssMiB).toFixed(2)}x ${leanest.impl}'s ` +
+        '(target <= 0.5x); medians',
+    );
+    if (us.cpuMsPerStep !== undefined && fastest.cpuMsPerStep !== undefined)
+      console.log(
+        `CPU time per step (all threads; steadier than wall time on a loaded host): tunekit ` +
+          `${us.cpuMsPerStep.toFixed(0)} ms, ${fastest.impl} ${fastest.cpuMsPerStep.toFixed(0)} ms: ` +
+          `${(fastest.cpuMsPerStep / us.cpuMsPerStep).toFixed(2)}x the tokens per CPU-second`,
+      );
+    return;
+  }
   console.log(
     `tunekit peak RSS is ${((100 * us.peakRssMiB) / fastest.peakRssMiB).toFixed(0)}% of ${fastest.impl}'s; ` +
       `faster baseline: ${fastest.impl}`,

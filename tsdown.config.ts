@@ -27,8 +27,10 @@ export default defineConfig([
     clean: false,
   },
   {
-    // @tunekit/emulator's library entry, with declarations: startEmulator (dist/emulator.js).
-    entry: { emulator: 'emulator/index.ts' },
+    // @tunekit/emulator's library entries, with declarations: startEmulator (dist/emulator.js) and the msw
+    // handlers (dist/msw.js; msw is the user's, a peer dependency, never bundled).
+    entry: { emulator: 'emulator/index.ts', msw: 'emulator/msw.ts' },
+    external: ['msw'],
     format: ['esm'],
     platform: 'node',
     target: 'node20',

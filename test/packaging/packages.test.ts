@@ -308,6 +308,7 @@ console.log(JSON.stringify({ status: done.status, error: done.error, model: done
 describe('the testing recipes (examples/testing)', () => {
   const recipes: Record<string, (dir: string) => string[]> = {
     'node-test': (dir) => [process.execPath, '--test', join(dir, 'fine-tune.test.mjs')],
+    msw: (dir) => [process.execPath, '--test', join(dir, 'fine-tune.test.mjs')],
     vitest: (dir) => [
       process.execPath,
       join(repoRoot, 'node_modules', 'vitest', 'vitest.mjs'),
@@ -325,7 +326,7 @@ describe('the testing recipes (examples/testing)', () => {
         const recipes = join(emulatorApp, 'recipes');
         if (!existsSync(recipes)) {
           cpSync(join(repoRoot, 'examples', 'testing'), recipes, { recursive: true });
-          for (const dep of ['openai', 'vitest']) {
+          for (const dep of ['openai', 'vitest', 'msw']) {
             symlinkSync(join(repoRoot, 'node_modules', dep), join(emulatorApp, 'node_modules', dep));
           }
         }
